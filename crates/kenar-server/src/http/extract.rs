@@ -1,0 +1,260 @@
+//! Extractors: every rejection becomes the contract's error body.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use kenar_wire::json::kind_of;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult};
+use super::state::AppState;
+use crate::domain::credentials::{self, Kind};
+use crate::domain::time::now_ms;
+use crate::domain::Permission;
+use crate::store::{AccessTokenRecord, ApiKeyRecord, AppRecord};
+
+/// Largest request body the API reads; larger ones are refused before parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON request body as a `Value`: size-limited, UTF-8, well-formed. An empty body reads as
+/// `{}`, as the gRPC gateway reads it.
+pub struct JsonBody(pub serde_json::Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::invalid_argument(format!(
+                    "request body is larger than {MAX_BODY_BYTES} bytes"
+                ))
+            } else {
+                ApiError::invalid_argument(format!("could not read the request body: {rejection}"))
+            }
+        })?;
+        parse_object(&bytes).map(JsonBody)
+    }
+}
+
+fn parse_object(bytes: &[u8]) -> ApiResult<serde_json::Map<String, Value>> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| ApiError::invalid_argument(format!("request body is not valid UTF-8: {e}")))?;
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(ApiError::invalid_argument(format!(
+            "request body must be a JSON object, not {}",
+            kind_of(&other)
+        ))),
+        Err(e) => Err(ApiError::invalid_argument(format!(
+            "request body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+/// A JSON body deserialized into `T`; type errors name the offending field.
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
+        let JsonBody(map) = JsonBody::from_request(req, state).await?;
+        serde_path_to_error::deserialize(Value::Object(map))
+            .map(Json)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                let field = if field == "." { String::new() } else { field };
+                ApiError::field(&field, e.into_inner().to_string())
+            })
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<Result<&str, ()>> {
+    let value = headers.get("authorization")?;
+    let value = value.to_str().map_err(|_| ());
+    Some(value.and_then(|v| {
+        let (scheme, token) = v.trim().split_once(' ').ok_or(())?;
+        if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() {
+            Ok(token.trim())
+        } else {
+            Err(())
+        }
+    }))
+}
+
+/// The administrator, authenticated by `Authorization: Bearer <admin token>`.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        match bearer(&parts.headers) {
+            Some(Ok(token)) if credentials::secrets_equal(token, state.admin_token.expose()) => {
+                Ok(Admin)
+            }
+            Some(_) => Err(ApiError::unauthenticated("invalid admin token")),
+            None => Err(ApiError::unauthenticated(
+                "missing admin token: send Authorization: Bearer <admin token>",
+            )),
+        }
+    }
+}
+
+/// An authenticated call to the public API: the app (by its API key) and the user who granted
+/// it access (by the access token). Authorization (permission, scope) is the handler's.
+#[derive(Debug)]
+pub struct AppCall {
+    pub app: AppRecord,
+    pub key: ApiKeyRecord,
+    pub token: AccessTokenRecord,
+}
+
+impl AppCall {
+    pub fn require_permission(&self, permission: Permission) -> ApiResult<()> {
+        if self.key.permissions.contains(&permission) {
+            Ok(())
+        } else {
+            Err(ApiError::permission_denied(format!(
+                "API key lacks permission {permission}"
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for AppCall {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let now = now_ms();
+        let (key, app) = authenticate_key(&parts.headers, state).await?;
+        let token = authenticate_token(&parts.headers, state, now).await?;
+        if token.app_id != app.id {
+            return Err(ApiError::unauthenticated(
+                "access token was issued to another app",
+            ));
+        }
+        Ok(AppCall { app, key, token })
+    }
+}
+
+async fn authenticate_key(
+    headers: &HeaderMap,
+    state: &AppState,
+) -> ApiResult<(ApiKeyRecord, AppRecord)> {
+    let raw = headers
+        .get("x-api-key")
+        .ok_or_else(|| ApiError::unauthenticated("missing API key: send the X-API-Key header"))?;
+    let invalid = || ApiError::unauthenticated("invalid API key");
+    let presented = raw
+        .to_str()
+        .ok()
+        .and_then(|v| credentials::parse(Kind::ApiKey, v.trim()))
+        .ok_or_else(invalid)?;
+    let (key, app) = state
+        .store
+        .api_key_with_app(&presented.lookup)
+        .await?
+        .ok_or_else(invalid)?;
+    if !presented.matches(&key.secret_hash) {
+        return Err(invalid());
+    }
+    if key.revoked_at.is_some() {
+        return Err(ApiError::unauthenticated("API key was revoked"));
+    }
+    Ok((key, app))
+}
+
+async fn authenticate_token(
+    headers: &HeaderMap,
+    state: &AppState,
+    now: i64,
+) -> ApiResult<AccessTokenRecord> {
+    // Older official clients send the token bare in `x-access-token`.
+    let raw = match bearer(headers) {
+        Some(Ok(token)) => token,
+        Some(Err(())) => {
+            return Err(ApiError::unauthenticated(
+                "malformed Authorization header: expected Bearer <access token>",
+            ))
+        }
+        None => headers
+            .get("x-access-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthenticated(
+                    "missing access token: send Authorization: Bearer <access token>",
+                )
+            })?,
+    };
+    let invalid = || ApiError::unauthenticated("invalid access token");
+    let presented = credentials::parse(Kind::AccessToken, raw).ok_or_else(invalid)?;
+    let token = state
+        .store
+        .access_token(&presented.lookup)
+        .await?
+        .ok_or_else(invalid)?;
+    if !presented.matches(&token.secret_hash) {
+        return Err(invalid());
+    }
+    if token.revoked_at.is_some() {
+        return Err(ApiError::unauthenticated("access token was revoked"));
+    }
+    if now >= token.expires_at {
+        return Err(ApiError::unauthenticated("access token expired"));
+    }
+    Ok(token)
+}
+
+/// Path parameters; a bad one gets the contract's error.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e| ApiError::invalid_argument(format!("invalid path: {}", e.body_text())))
+    }
+}
+
+/// Query parameters; a bad one gets the contract's error.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| ApiError::invalid_argument(e.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_parse_to_objects_or_clear_errors() {
+        assert!(parse_object(b"").expect("empty is {}").is_empty());
+        assert!(parse_object(b"{\"a\":1}").is_ok());
+        assert_eq!(
+            parse_object(b"[1]").err().map(|e| e.code()),
+            Some(kenar_wire::status::Code::InvalidArgument)
+        );
+        assert!(parse_object(b"{\"a\":").is_err());
+        assert!(parse_object(b"{\"a\":\"\xff\"}").is_err());
+    }
+}

@@ -1,0 +1,89 @@
+//! The HTTP surface: routers, extractors, and the one error mapping.
+
+pub mod admin;
+pub mod error;
+pub mod events;
+pub mod extract;
+mod openapi;
+pub mod state;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::trace::TraceLayer;
+
+use error::{ApiError, InternalCause};
+use state::AppState;
+
+pub use openapi::ApiDoc;
+
+/// Path of the OpenAPI document.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/v1/open-platform/events/subscriptions",
+            post(events::register_subscription),
+        )
+        .merge(admin::router())
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route(OPENAPI_PATH, get(openapi::document))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(log_internal_errors))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("Not Found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}
+
+/// Liveness: the process serves HTTP.
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Readiness: the database answers.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(json!({"status": "ok"})).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            ApiError::new(
+                kenar_wire::status::Code::Unavailable,
+                "database unavailable",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Logs the cause of every internal error with its source chain; the client saw only
+/// "internal error".
+async fn log_internal_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        let mut chain = cause.to_string();
+        let mut source = cause.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::error!(%method, %path, error = %chain, "request failed");
+    }
+    response
+}

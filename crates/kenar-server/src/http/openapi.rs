@@ -1,0 +1,59 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{admin, events};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "kenar-events",
+        description = "Kenar-compatible Events API, and the administration API of the platform side."
+    ),
+    paths(
+        events::register_subscription,
+        admin::create_app,
+        admin::list_apps,
+        admin::get_app,
+        admin::update_app,
+        admin::list_subscriptions,
+        admin::create_key,
+        admin::list_keys,
+        admin::revoke_key,
+        admin::create_user,
+        admin::get_user,
+        admin::create_post,
+        admin::get_post,
+        admin::update_post,
+        admin::mint_token,
+        admin::revoke_token,
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "events", description = "Kenar's public Events API (contract part 1)"),
+        (name = "admin", description = "Administration: apps, keys, users, posts, tokens"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+    }
+}
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

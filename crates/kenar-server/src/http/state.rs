@@ -1,0 +1,24 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use crate::domain::pseudonym::PseudonymKey;
+use crate::domain::url::PrivateTargets;
+use crate::domain::Secret;
+use crate::store::Store;
+
+/// Shared, read-only context of the HTTP layer.
+#[derive(Debug)]
+pub struct Context {
+    pub store: Store,
+    /// Turns platform user ids into the ids each app sees.
+    pub pseudonyms: PseudonymKey,
+    /// Guards the administration API.
+    pub admin_token: Secret,
+    /// Guards the ingestion API (contract 3.3).
+    pub platform_token: Secret,
+    /// Whether apps may point webhooks and dynamic actions at private addresses.
+    pub private_targets: PrivateTargets,
+}
+
+pub type AppState = Arc<Context>;

@@ -1,0 +1,114 @@
+//! Building and running the application: what `serve`, `dev` and the tests all start.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::http::state::{AppState, Context};
+use crate::store::{Store, StoreError};
+
+/// How long in-flight requests get to finish after shutdown is asked for.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("could not open the database")]
+    Store(#[from] StoreError),
+    #[error("could not listen on {0}")]
+    Bind(String, #[source] std::io::Error),
+}
+
+/// A server ready to run: storage open and migrated, socket bound.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings) -> Result<Application, StartupError> {
+        let store = Store::open(&settings.database).await?;
+        let pseudonyms = store.pseudonym_key().await?;
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .map_err(|e| StartupError::Bind(settings.listen.clone(), e))?;
+        let state = Arc::new(Context {
+            store,
+            pseudonyms,
+            admin_token: settings.admin_token.value.clone(),
+            platform_token: settings.platform_token.value.clone(),
+            private_targets: settings.private_targets,
+        });
+        Ok(Application { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish (for at most
+    /// [`SHUTDOWN_GRACE`]) and closes the database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let store = self.state.store.clone();
+        let router = crate::http::router(self.state);
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        });
+        let mut server = std::pin::pin!(server.into_future());
+        let result = tokio::select! {
+            r = &mut server => r,
+            _ = async {
+                let _ = stopping_rx.await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!("in-flight requests did not finish in time; stopping anyway");
+                Ok(())
+            }
+        };
+        store.close().await;
+        result
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

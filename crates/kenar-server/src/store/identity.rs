@@ -1,0 +1,232 @@
+//! Users, posts, grants and access tokens: the identity side the embedded default keeps.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{opt, Store, StoreError, StoreResult};
+use crate::domain::ScopeSet;
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: String,
+    pub display_name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostRecord {
+    pub token: String,
+    pub owner_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An access token as stored, joined with its grant: what authentication needs.
+#[derive(Debug, Clone)]
+pub struct AccessTokenRecord {
+    pub id: i64,
+    pub secret_hash: String,
+    pub grant_id: i64,
+    pub app_id: i64,
+    pub user_id: String,
+    pub scopes: ScopeSet,
+    pub expires_at: i64,
+    /// When the token itself, or the grant it descends from, was revoked.
+    pub revoked_at: Option<i64>,
+}
+
+impl AccessTokenRecord {
+    pub fn is_live(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+pub struct NewAccessToken<'a> {
+    pub app_id: i64,
+    pub user_id: &'a str,
+    pub scopes: &'a ScopeSet,
+    pub lookup: &'a str,
+    pub secret_hash: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+fn post_from_row(row: &AnyRow) -> StoreResult<PostRecord> {
+    Ok(PostRecord {
+        token: row.try_get("token")?,
+        owner_id: row.try_get("owner_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+impl Store {
+    pub async fn create_user(
+        &self,
+        id: &str,
+        display_name: &str,
+        now: i64,
+    ) -> StoreResult<UserRecord> {
+        sqlx::query("INSERT INTO users (id, display_name, created_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(display_name)
+            .bind(now)
+            .execute(&self.write)
+            .await?;
+        Ok(UserRecord {
+            id: id.to_owned(),
+            display_name: display_name.to_owned(),
+            created_at: now,
+        })
+    }
+
+    pub async fn user(&self, id: &str) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query("SELECT id, display_name, created_at FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| {
+            Ok(UserRecord {
+                id: r.try_get("id")?,
+                display_name: r.try_get("display_name")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn create_post(
+        &self,
+        token: &str,
+        owner_id: &str,
+        now: i64,
+    ) -> StoreResult<PostRecord> {
+        sqlx::query(
+            "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+        )
+        .bind(token)
+        .bind(owner_id)
+        .bind(now)
+        .execute(&self.write)
+        .await?;
+        Ok(PostRecord {
+            token: token.to_owned(),
+            owner_id: owner_id.to_owned(),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// Sets a post's owner; `None` when there is no such post.
+    pub async fn set_post_owner(
+        &self,
+        token: &str,
+        owner_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<PostRecord>> {
+        let row = sqlx::query(
+            "UPDATE posts SET owner_id = $2, updated_at = $3 WHERE token = $1 \
+             RETURNING token, owner_id, created_at, updated_at",
+        )
+        .bind(token)
+        .bind(owner_id)
+        .bind(now)
+        .fetch_optional(&self.write)
+        .await?;
+        row.as_ref().map(post_from_row).transpose()
+    }
+
+    pub async fn post(&self, token: &str) -> StoreResult<Option<PostRecord>> {
+        let row = sqlx::query(
+            "SELECT token, owner_id, created_at, updated_at FROM posts WHERE token = $1",
+        )
+        .bind(token)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(post_from_row).transpose()
+    }
+
+    /// The posts a user owns, oldest first.
+    pub async fn posts_of(&self, owner_id: &str) -> StoreResult<Vec<PostRecord>> {
+        let rows = sqlx::query(
+            "SELECT token, owner_id, created_at, updated_at FROM posts WHERE owner_id = $1 \
+             ORDER BY created_at, token",
+        )
+        .bind(owner_id)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(post_from_row).collect()
+    }
+
+    /// Creates a grant and its first access token in one transaction; returns (grant id,
+    /// token id).
+    pub async fn create_grant_with_token(&self, t: NewAccessToken<'_>) -> StoreResult<(i64, i64)> {
+        let scopes = t.scopes.to_string();
+        let mut tx = self.write.begin().await?;
+        let grant_id: i64 = sqlx::query(
+            "INSERT INTO grants (app_id, user_id, scopes, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING id",
+        )
+        .bind(t.app_id)
+        .bind(t.user_id)
+        .bind(&scopes)
+        .bind(t.now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        let token_id: i64 = sqlx::query(
+            "INSERT INTO access_tokens (lookup, secret_hash, grant_id, scopes, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(t.lookup)
+        .bind(t.secret_hash)
+        .bind(grant_id)
+        .bind(&scopes)
+        .bind(t.now)
+        .bind(t.expires_at)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        tx.commit().await?;
+        Ok((grant_id, token_id))
+    }
+
+    /// The access token with this lookup id, joined with its grant.
+    pub async fn access_token(&self, lookup: &str) -> StoreResult<Option<AccessTokenRecord>> {
+        let row = sqlx::query(
+            "SELECT t.id, t.secret_hash, t.grant_id, g.app_id, g.user_id, t.scopes, t.expires_at, \
+             COALESCE(t.revoked_at, g.revoked_at) AS revoked_at \
+             FROM access_tokens t JOIN grants g ON g.id = t.grant_id WHERE t.lookup = $1",
+        )
+        .bind(lookup)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            let scopes: String = r.try_get("scopes")?;
+            Ok(AccessTokenRecord {
+                id: r.try_get("id")?,
+                secret_hash: r.try_get("secret_hash")?,
+                grant_id: r.try_get("grant_id")?,
+                app_id: r.try_get("app_id")?,
+                user_id: r.try_get("user_id")?,
+                scopes: ScopeSet::parse(&scopes)
+                    .map_err(|e| StoreError::Corrupt(format!("access_tokens.scopes: {e}")))?,
+                expires_at: r.try_get("expires_at")?,
+                revoked_at: opt(&r, "revoked_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Revokes one access token (idempotent).
+    pub async fn revoke_access_token(&self, id: i64, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+}

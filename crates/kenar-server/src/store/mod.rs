@@ -1,0 +1,258 @@
+//! Storage: the only place SQL lives. One implementation over sqlx's `Any` driver serves SQLite
+//! (embedded default) and PostgreSQL (multi-node); the few statements whose dialects differ
+//! choose their text by [`Dialect`].
+
+mod apps;
+mod identity;
+mod migrations;
+mod subscriptions;
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::domain::credentials::random_bytes;
+use crate::domain::pseudonym::PseudonymKey;
+
+pub use apps::{ApiKeyRecord, AppRecord, NewApiKey};
+pub use identity::{AccessTokenRecord, NewAccessToken, PostRecord, UserRecord};
+pub use subscriptions::{NewSubscription, SubscriptionRecord};
+
+/// Which SQL dialect a store speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write (the caller maps it to ALREADY_EXISTS).
+    #[error("a row with the same key already exists")]
+    Conflict,
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Where the data lives, as the operator gives it: a `postgres://` URL, a `sqlite:` URL, or a
+/// plain path to a SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    dialect: Dialect,
+    url: String,
+}
+
+impl DatabaseUrl {
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The URL without any password, for logs.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.url) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("redacted"));
+                u.to_string()
+            }
+            _ => self.url.clone(),
+        }
+    }
+
+    /// The SQLite file's path, so the caller can create its directory.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        if self.dialect != Dialect::Sqlite {
+            return None;
+        }
+        let rest = self
+            .url
+            .strip_prefix("sqlite://")
+            .or(self.url.strip_prefix("sqlite:"))?;
+        Some(rest.split('?').next().unwrap_or(rest))
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(DatabaseUrl {
+                dialect: Dialect::Postgres,
+                url: s.to_owned(),
+            });
+        }
+        if s.starts_with("sqlite:") {
+            return Ok(DatabaseUrl {
+                dialect: Dialect::Sqlite,
+                url: s.to_owned(),
+            });
+        }
+        if s.contains("://") {
+            return Err(format!(
+                "unsupported database URL {s:?}: use a postgres:// URL, a sqlite: URL or a file path"
+            ));
+        }
+        if s.is_empty() {
+            return Err("the database path is empty".into());
+        }
+        Ok(DatabaseUrl {
+            dialect: Dialect::Sqlite,
+            url: format!("sqlite://{s}?mode=rwc"),
+        })
+    }
+}
+
+/// The store. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    /// Reads; on PostgreSQL also writes.
+    read: AnyPool,
+    /// Writes. SQLite allows one writer at a time, so there this is a single connection: write
+    /// transactions queue here instead of failing with SQLITE_BUSY when a deferred transaction
+    /// tries to upgrade its lock.
+    write: AnyPool,
+    dialect: Dialect,
+}
+
+impl Store {
+    /// Connects and applies pending migrations.
+    pub async fn open(db: &DatabaseUrl) -> StoreResult<Store> {
+        sqlx::any::install_default_drivers();
+        if let Some(path) = db.sqlite_path() {
+            if let Some(dir) = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            }
+        }
+        let store = match db.dialect {
+            Dialect::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .connect(&db.url)
+                    .await?;
+                Store {
+                    read: pool.clone(),
+                    write: pool,
+                    dialect: Dialect::Postgres,
+                }
+            }
+            Dialect::Sqlite => {
+                let options = || {
+                    AnyPoolOptions::new().after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL lets readers run beside the writer; synchronous=FULL makes
+                            // every commit survive a crash of the process and of the machine.
+                            sqlx::query(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                            )
+                            .execute(conn)
+                            .await
+                            .map(|_| ())
+                        })
+                    })
+                };
+                let write = options().max_connections(1).connect(&db.url).await?;
+                let read = options().max_connections(8).connect(&db.url).await?;
+                Store {
+                    read,
+                    write,
+                    dialect: Dialect::Sqlite,
+                }
+            }
+        };
+        migrations::run(&store.write, store.dialect).await?;
+        Ok(store)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Whether the database answers (for readiness).
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    /// The key that turns platform user ids into per-app pseudonyms: created on first start and
+    /// kept in the database, so every server process sharing it agrees.
+    pub async fn pseudonym_key(&self) -> StoreResult<PseudonymKey> {
+        let fresh = base64_32(&random_bytes::<32>());
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ('pseudonym_key', $1) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(fresh)
+        .execute(&self.write)
+        .await?;
+        let row = sqlx::query("SELECT value FROM settings WHERE name = 'pseudonym_key'")
+            .fetch_one(&self.write)
+            .await?;
+        let value: String = row.try_get("value")?;
+        decode_base64_32(&value)
+            .map(PseudonymKey::from_bytes)
+            .ok_or_else(|| StoreError::Corrupt("settings.pseudonym_key".into()))
+    }
+}
+
+fn base64_32(bytes: &[u8; 32]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn decode_base64_32(s: &str) -> Option<[u8; 32]> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .ok()?
+        .try_into()
+        .ok()
+}
+
+/// Reads an optional column, mapping its error like any other.
+fn opt<T>(row: &AnyRow, col: &str) -> Result<Option<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get::<Option<T>, _>(col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_pick_their_dialect() {
+        let pg: DatabaseUrl = "postgres://u:secret@127.0.0.1/test".parse().expect("ok");
+        assert_eq!(pg.dialect(), Dialect::Postgres);
+        assert!(!pg.redacted().contains("secret"));
+        let path: DatabaseUrl = "kenar-data/kenar.db".parse().expect("ok");
+        assert_eq!(path.dialect(), Dialect::Sqlite);
+        assert_eq!(path.sqlite_path(), Some("kenar-data/kenar.db"));
+        assert!("mysql://x".parse::<DatabaseUrl>().is_err());
+    }
+}
