@@ -1,9 +1,13 @@
 //! Settings of a server process, from defaults, environment and flags (clap reads the last two
 //! in that order of precedence), validated once.
 
+use std::time::Duration;
+
 use clap::{Args, ValueEnum};
 
+use crate::delivery::DeliveryConfig;
 use crate::domain::credentials::random_token;
+use crate::domain::retry::RetrySchedule;
 use crate::domain::url::PrivateTargets;
 use crate::domain::Secret;
 use crate::store::DatabaseUrl;
@@ -38,6 +42,39 @@ pub struct ServerArgs {
     /// default, as a guard against server-side request forgery; `dev` turns it on).
     #[arg(long, env = "KENAR_ALLOW_PRIVATE_TARGETS")]
     pub allow_private_targets: bool,
+
+    /// Delays between delivery attempts (the first attempt is immediate); after the last one
+    /// a delivery is marked failed.
+    #[arg(
+        long,
+        env = "KENAR_RETRY_SCHEDULE",
+        default_value = "5s,5m,30m,2h,5h,10h,10h"
+    )]
+    pub retry_schedule: RetrySchedule,
+
+    /// Timeout of one webhook request, connecting included.
+    #[arg(long, env = "KENAR_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub webhook_timeout: Duration,
+
+    /// Webhook requests in flight to one app's endpoint at most.
+    #[arg(long, env = "KENAR_ENDPOINT_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub endpoint_concurrency: u16,
+
+    /// Webhook requests in flight in this process at most.
+    #[arg(long, env = "KENAR_MAX_IN_FLIGHT", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_in_flight: u32,
+
+    /// Disable an app's endpoint after it has failed for this long without a success.
+    #[arg(long, env = "KENAR_DISABLE_AFTER", default_value = "5days", value_parser = humantime::parse_duration)]
+    pub disable_after: Duration,
+
+    /// How often an idle worker looks for due retries and for events other processes took in.
+    #[arg(long, env = "KENAR_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub poll_interval: Duration,
+
+    /// Serve the API only and deliver nothing (for a scale-out with dedicated workers).
+    #[arg(long, env = "KENAR_NO_DELIVERY")]
+    pub no_delivery: bool,
 
     /// Log format on standard error.
     #[arg(long, env = "KENAR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -80,10 +117,18 @@ pub struct Settings {
     pub admin_token: Credential,
     pub platform_token: Credential,
     pub private_targets: PrivateTargets,
+    pub delivery: DeliveryConfig,
+    /// Whether this process runs the delivery engine.
+    pub deliver: bool,
 }
 
 impl Settings {
     pub fn from_args(args: &ServerArgs) -> Settings {
+        let private_targets = if args.allow_private_targets {
+            PrivateTargets::Allow
+        } else {
+            PrivateTargets::Refuse
+        };
         Settings {
             listen: args.listen.clone(),
             database: args.database.clone(),
@@ -92,11 +137,17 @@ impl Settings {
                 args.platform_token.clone(),
                 "kenar_platform_",
             ),
-            private_targets: if args.allow_private_targets {
-                PrivateTargets::Allow
-            } else {
-                PrivateTargets::Refuse
+            private_targets,
+            delivery: DeliveryConfig {
+                schedule: args.retry_schedule.clone(),
+                request_timeout: args.webhook_timeout,
+                endpoint_concurrency: usize::from(args.endpoint_concurrency),
+                max_in_flight: args.max_in_flight as usize,
+                disable_after: args.disable_after,
+                poll_interval: args.poll_interval,
+                private_targets,
             },
+            deliver: !args.no_delivery,
         }
     }
 
@@ -115,6 +166,14 @@ impl Settings {
                 generated: false,
             },
             private_targets: PrivateTargets::Allow,
+            delivery: DeliveryConfig {
+                schedule: RetrySchedule::new(vec![Duration::from_millis(100); 3]),
+                request_timeout: Duration::from_secs(5),
+                poll_interval: Duration::from_millis(50),
+                private_targets: PrivateTargets::Allow,
+                ..DeliveryConfig::default()
+            },
+            deliver: true,
         }
     }
 }

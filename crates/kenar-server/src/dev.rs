@@ -149,6 +149,8 @@ async fn app(state: &AppState, slug: &str, webhook_url: &str) -> StoreResult<App
             granted_scopes: Vec::new(),
             created_at: now,
             updated_at: now,
+            webhook_failing_since: None,
+            webhook_disabled_at: None,
         })
         .await
 }

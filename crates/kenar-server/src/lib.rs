@@ -4,9 +4,12 @@
 
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod dev;
 pub mod domain;
 pub mod http;
+pub mod ingest;
+pub mod metrics;
 pub mod panel;
 pub mod startup;
 pub mod store;

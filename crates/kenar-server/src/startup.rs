@@ -6,9 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::Settings;
+use crate::delivery::{self, DeliveryConfig, Wake};
 use crate::http::state::{AppState, Context};
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
 /// How long in-flight requests get to finish after shutdown is asked for.
@@ -26,6 +30,8 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// `None` when this process does not deliver.
+    delivery: Option<DeliveryConfig>,
 }
 
 impl Application {
@@ -41,8 +47,14 @@ impl Application {
             admin_token: settings.admin_token.value.clone(),
             platform_token: settings.platform_token.value.clone(),
             private_targets: settings.private_targets,
+            metrics: Arc::new(Metrics::default()),
+            wake: Wake::default(),
         });
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            delivery: settings.deliver.then(|| settings.delivery.clone()),
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -55,13 +67,29 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish (for at most
-    /// [`SHUTDOWN_GRACE`]) and closes the database.
+    /// Serves (and delivers) until `shutdown` completes; then stops taking requests and
+    /// claiming deliveries, lets in-flight requests and deliveries finish and their outcomes be
+    /// recorded (for at most [`SHUTDOWN_GRACE`] each), and closes the database. Deliveries cut
+    /// off keep their leases, which expire and make them due again.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let store = self.state.store.clone();
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        if let Some(config) = self.delivery {
+            delivery::start(
+                store.clone(),
+                config,
+                Arc::clone(&self.state.metrics),
+                self.state.wake.clone(),
+                cancel.clone(),
+                &tracker,
+            )
+            .map_err(std::io::Error::other)?;
+        }
+        tracker.close();
         let router = crate::http::router(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
@@ -79,6 +107,13 @@ impl Application {
                 Ok(())
             }
         };
+        cancel.cancel();
+        if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("deliveries in flight did not finish in time; their leases will expire");
+        }
         store.close().await;
         result
     }

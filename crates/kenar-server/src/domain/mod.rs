@@ -5,8 +5,10 @@ pub mod credentials;
 pub mod ids;
 pub mod permission;
 pub mod pseudonym;
+pub mod retry;
 pub mod scope;
 pub mod secret;
+pub mod signature;
 pub mod time;
 pub mod url;
 

@@ -1,9 +1,8 @@
 //! Extractors: every rejection becomes the contract's error body.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use kenar_wire::json::kind_of;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -25,18 +24,28 @@ pub struct JsonBody(pub serde_json::Map<String, Value>);
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::invalid_argument(format!(
-                    "request body is larger than {MAX_BODY_BYTES} bytes"
-                ))
+    async fn from_request(req: Request, _: &S) -> ApiResult<Self> {
+        read_object(req, MAX_BODY_BYTES).await.map(JsonBody)
+    }
+}
+
+/// Reads a body of at most `limit` bytes as a JSON object.
+pub async fn read_object(req: Request, limit: usize) -> ApiResult<serde_json::Map<String, Value>> {
+    let bytes = axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|e| {
+            let too_large =
+                std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::invalid_argument(format!("request body is larger than {limit} bytes"))
             } else {
-                ApiError::invalid_argument(format!("could not read the request body: {rejection}"))
+                ApiError::invalid_argument(format!("could not read the request body: {e}"))
             }
         })?;
-        parse_object(&bytes).map(JsonBody)
-    }
+    parse_object(&bytes)
 }
 
 fn parse_object(bytes: &[u8]) -> ApiResult<serde_json::Map<String, Value>> {

@@ -4,10 +4,11 @@ pub mod admin;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod ingest;
 mod openapi;
 pub mod state;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -29,13 +30,14 @@ pub fn router(state: AppState) -> Router {
             "/v1/open-platform/events/subscriptions",
             post(events::register_subscription),
         )
+        .route("/v1/platform/events", post(ingest::publish))
         .merge(admin::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route(OPENAPI_PATH, get(openapi::document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(middleware::from_fn(log_internal_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -50,12 +52,18 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// Liveness: the process serves HTTP.
-async fn healthz() -> Json<serde_json::Value> {
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`")))]
+pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// Readiness: the database answers.
-async fn readyz(State(state): State<AppState>) -> Response {
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`"),
+              (status = 503, description = "The database does not answer (code 14)",
+               body = kenar_wire::status::Status)))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => Json(json!({"status": "ok"})).into_response(),
         Err(e) => {
@@ -67,6 +75,27 @@ async fn readyz(State(state): State<AppState>) -> Response {
             .into_response()
         }
     }
+}
+
+/// Prometheus metrics; the database gauges are read at scrape time.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    match state.store.queue_gauges().await {
+        Ok((pending, disabled)) => {
+            state.metrics.queue_depth.set(pending);
+            state.metrics.disabled_endpoints.set(disabled);
+        }
+        Err(e) => tracing::warn!(error = %e, "could not read queue gauges"),
+    }
+    (
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 /// Logs the cause of every internal error with its source chain; the client saw only

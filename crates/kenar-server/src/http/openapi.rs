@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, events};
+use super::{admin, events, ingest};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,11 +29,23 @@ use super::{admin, events};
         admin::update_post,
         admin::mint_token,
         admin::revoke_token,
+        admin::list_deliveries,
+        admin::get_delivery,
+        admin::redeliver,
+        admin::redeliver_failed,
+        admin::enable_webhook,
+        ingest::publish,
+        super::healthz,
+        super::readyz,
+        super::metrics,
+        document,
     ),
     modifiers(&Security),
     tags(
         (name = "events", description = "Kenar's public Events API (contract part 1)"),
-        (name = "admin", description = "Administration: apps, keys, users, posts, tokens"),
+        (name = "admin", description = "Administration: apps, keys, users, posts, tokens, deliveries"),
+        (name = "platform", description = "The platform's ingestion API (contract 3.3)"),
+        (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]
 pub struct ApiDoc;
@@ -48,12 +60,19 @@ impl Modify for Security {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         components.add_security_scheme(
+            "platform",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
         );
     }
 }
 
+/// This OpenAPI document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3 document", content_type = "application/json")))]
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }

@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use crate::delivery::Wake;
 use crate::domain::pseudonym::PseudonymKey;
 use crate::domain::url::PrivateTargets;
 use crate::domain::Secret;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Shared, read-only context of the HTTP layer.
@@ -19,6 +21,9 @@ pub struct Context {
     pub platform_token: Secret,
     /// Whether apps may point webhooks and dynamic actions at private addresses.
     pub private_targets: PrivateTargets,
+    pub metrics: Arc<Metrics>,
+    /// Tells the delivery engine that new deliveries are due.
+    pub wake: Wake,
 }
 
 pub type AppState = Arc<Context>;

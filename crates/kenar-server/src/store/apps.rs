@@ -21,6 +21,10 @@ pub struct AppRecord {
     pub granted_scopes: Vec<ScopeName>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Since when deliveries to the webhook have been failing without a success in between.
+    pub webhook_failing_since: Option<i64>,
+    /// When the endpoint was disabled for failing too long; no delivery is attempted while set.
+    pub webhook_disabled_at: Option<i64>,
 }
 
 /// An API key as stored: never its plaintext.
@@ -46,7 +50,8 @@ pub struct NewApiKey<'a> {
 }
 
 const APP_COLUMNS: &str = "a.id, a.slug, a.name, a.webhook_url, a.identification_key, \
-    a.dynamic_action_url, a.signing_secret, a.kind, a.granted_scopes, a.created_at, a.updated_at";
+    a.dynamic_action_url, a.signing_secret, a.kind, a.granted_scopes, a.created_at, a.updated_at, \
+    a.webhook_failing_since, a.webhook_disabled_at";
 
 const KEY_COLUMNS: &str =
     "k.id AS key_id, k.app_id, k.lookup, k.secret_hash, k.name AS key_name, k.permissions, \
@@ -70,6 +75,8 @@ fn app_from_row(row: &AnyRow) -> StoreResult<AppRecord> {
             .collect(),
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        webhook_failing_since: opt(row, "webhook_failing_since")?,
+        webhook_disabled_at: opt(row, "webhook_disabled_at")?,
     })
 }
 

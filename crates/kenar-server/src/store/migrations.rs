@@ -12,12 +12,20 @@ use std::pin::Pin;
 use super::{Dialect, StoreError};
 
 /// (version, description, SQLite text, PostgreSQL text)
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "core",
-    include_str!("../../migrations/sqlite/0001_core.sql"),
-    include_str!("../../migrations/postgres/0001_core.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "core",
+        include_str!("../../migrations/sqlite/0001_core.sql"),
+        include_str!("../../migrations/postgres/0001_core.sql"),
+    ),
+    (
+        2,
+        "delivery",
+        include_str!("../../migrations/sqlite/0002_delivery.sql"),
+        include_str!("../../migrations/postgres/0002_delivery.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded(Dialect);

@@ -3,7 +3,9 @@
 //! choose their text by [`Dialect`].
 
 mod apps;
+mod deliveries;
 mod identity;
+mod ingest;
 mod migrations;
 mod subscriptions;
 
@@ -17,7 +19,11 @@ use crate::domain::credentials::random_bytes;
 use crate::domain::pseudonym::PseudonymKey;
 
 pub use apps::{ApiKeyRecord, AppRecord, NewApiKey};
+pub use deliveries::{
+    Attempt, ClaimedDelivery, DeliveryFilter, DeliveryRecord, Endpoint, Next, Outcome,
+};
 pub use identity::{AccessTokenRecord, NewAccessToken, PostRecord, UserRecord};
+pub use ingest::{IngestTx, RoutedApp, Subscriber};
 pub use subscriptions::{NewSubscription, SubscriptionRecord};
 
 /// Which SQL dialect a store speaks.

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use sqlx::Connection;
 
 pub const ADMIN: &str = "test-admin-token";
+pub const PLATFORM: &str = "test-platform-token";
 
 /// Where the server under test keeps its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,8 +100,14 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns with settings adjusted by `adjust`.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let (db, url) = fresh_database(backend).await;
-        let settings = Settings::for_tests(url);
+        let mut settings = Settings::for_tests(url);
+        adjust(&mut settings);
         let app = Application::build(&settings).await.expect("server starts");
         let base = format!("http://{}", app.local_addr());
         let state = app.state().clone();
@@ -256,6 +263,40 @@ impl TestApp {
             req = req.bearer_auth(token);
         }
         req.send().await.expect("request")
+    }
+
+    /// Publishes events through the ingestion API; returns the per-item results.
+    pub async fn ingest(&self, events: Value) -> Vec<Value> {
+        let r = self
+            .client
+            .post(self.url("/v1/platform/events"))
+            .bearer_auth(PLATFORM)
+            .json(&json!({ "events": events }))
+            .send()
+            .await
+            .expect("request");
+        let v = expect_json(r, StatusCode::OK).await;
+        v["results"].as_array().expect("results").clone()
+    }
+
+    /// A delivery with its attempt log, by id.
+    pub async fn delivery(&self, id: i64) -> Value {
+        expect_json(
+            self.admin_get(&format!("/admin/v1/deliveries/{id}")).await,
+            StatusCode::OK,
+        )
+        .await
+    }
+
+    /// Deliveries matching a query string, newest first.
+    pub async fn deliveries(&self, query: &str) -> Vec<Value> {
+        let v = expect_json(
+            self.admin_get(&format!("/admin/v1/deliveries?{query}"))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        v["deliveries"].as_array().expect("deliveries").clone()
     }
 
     pub async fn subscriptions(&self, slug: &str) -> Vec<Value> {

@@ -3,8 +3,11 @@
 
 mod admin;
 mod bad_input;
+mod delivery;
 mod helpers;
 mod matrix;
 mod openapi;
 mod process;
+mod receiver;
+mod routing;
 mod subscriptions;

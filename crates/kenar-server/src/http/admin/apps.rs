@@ -192,6 +192,8 @@ pub async fn create_app(
         granted_scopes: c.scopes(&req.granted_scopes),
         created_at: now,
         updated_at: now,
+        webhook_failing_since: None,
+        webhook_disabled_at: None,
     };
     c.finish()?;
     let app = state.store.create_app(&app).await.map_err(|e| match e {

@@ -1,6 +1,7 @@
 //! The administration API ("the panel", contract 3.1 and 3.2), behind the admin token.
 
 mod apps;
+mod deliveries;
 mod identity;
 mod keys;
 mod views;
@@ -15,6 +16,7 @@ use crate::domain::AppSlug;
 use crate::store::AppRecord;
 
 pub use apps::*;
+pub use deliveries::*;
 pub use identity::*;
 pub use keys::*;
 pub use views::*;
@@ -38,6 +40,14 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/posts", post(create_post))
         .route("/admin/v1/posts/{token}", get(get_post).patch(update_post))
         .route("/admin/v1/tokens/revoke", post(revoke_token))
+        .route("/admin/v1/deliveries", get(list_deliveries))
+        .route("/admin/v1/deliveries/{id}", get(get_delivery))
+        .route("/admin/v1/deliveries/{id}/redeliver", post(redeliver))
+        .route(
+            "/admin/v1/apps/{slug}/redeliver-failed",
+            post(redeliver_failed),
+        )
+        .route("/admin/v1/apps/{slug}/webhook/enable", post(enable_webhook))
 }
 
 /// Pagination of list endpoints: `limit` items after the item with id `after`.

@@ -24,6 +24,11 @@ pub struct AppView {
     pub granted_scopes: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Since when deliveries have been failing without a success in between.
+    pub webhook_failing_since: Option<String>,
+    /// When the endpoint was disabled for failing too long; re-enable with
+    /// `POST /admin/v1/apps/{slug}/webhook/enable`.
+    pub webhook_disabled_at: Option<String>,
 }
 
 impl From<&AppRecord> for AppView {
@@ -43,6 +48,8 @@ impl From<&AppRecord> for AppView {
                 .collect(),
             created_at: rfc3339(a.created_at),
             updated_at: rfc3339(a.updated_at),
+            webhook_failing_since: a.webhook_failing_since.map(rfc3339),
+            webhook_disabled_at: a.webhook_disabled_at.map(rfc3339),
         }
     }
 }

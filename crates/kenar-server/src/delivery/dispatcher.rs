@@ -1,0 +1,227 @@
+//! Claims due deliveries and starts them, within the per-endpoint and global limits.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::sender::{SendResult, Sender};
+use super::{DeliveryConfig, Wake};
+use crate::domain::credentials::random_bytes;
+use crate::domain::retry::parse_retry_after;
+use crate::domain::time::now_ms;
+use crate::metrics::Metrics;
+use crate::store::{Attempt, ClaimedDelivery, Endpoint, Next, Outcome, Store};
+
+/// Claimed deliveries not yet recorded (queued for their endpoint, or being sent), per app
+/// and in all.
+#[derive(Default)]
+pub(super) struct Load {
+    per_app: HashMap<i64, (usize, Arc<Semaphore>)>,
+    total: usize,
+}
+
+pub(super) struct Dispatcher {
+    pub store: Store,
+    pub config: DeliveryConfig,
+    /// This worker's lease owner name.
+    pub owner: String,
+    pub sender: Arc<Sender>,
+    pub metrics: Arc<Metrics>,
+    pub outcomes: mpsc::Sender<Outcome>,
+    pub wake: Wake,
+    pub cancel: CancellationToken,
+    pub tracker: TaskTracker,
+    pub load: Arc<Mutex<Load>>,
+    /// Requests being sent, in all: a delivery holds its endpoint's permit, then one of these.
+    pub sending: Arc<Semaphore>,
+}
+
+impl Dispatcher {
+    pub async fn run(self) {
+        let this = Arc::new(self);
+        loop {
+            if this.cancel.is_cancelled() {
+                break;
+            }
+            let (free, busy) = this.capacity();
+            let wanted = free.min(this.config.batch_size());
+            let claimed = if wanted == 0 {
+                0
+            } else {
+                match this.claim(wanted, &busy).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::error!(error = %e, "claiming deliveries failed");
+                        0
+                    }
+                }
+            };
+            if wanted > 0 && claimed == wanted {
+                continue;
+            }
+            tokio::select! {
+                _ = this.wake.notified() => {}
+                _ = tokio::time::sleep(this.config.poll_interval) => {}
+                _ = this.cancel.cancelled() => break,
+            }
+        }
+        tracing::debug!("dispatcher stopped");
+    }
+
+    /// (how many more deliveries this process may hold, apps whose endpoints have enough
+    /// queued). A slow endpoint's queue is excluded from further claims, so it holds no more
+    /// than one batch beyond its concurrency and never starves other endpoints of slots.
+    fn capacity(&self) -> (usize, Vec<i64>) {
+        let load = self.load.lock().unwrap_or_else(|e| e.into_inner());
+        let busy = load
+            .per_app
+            .iter()
+            .filter(|(_, (n, _))| *n >= self.config.endpoint_concurrency)
+            .map(|(id, _)| *id)
+            .collect();
+        (self.config.max_claimed().saturating_sub(load.total), busy)
+    }
+
+    async fn claim(
+        self: &Arc<Self>,
+        wanted: usize,
+        busy: &[i64],
+    ) -> crate::store::StoreResult<usize> {
+        let now = now_ms();
+        let lease_ms = i64::try_from(self.config.lease().as_millis()).unwrap_or(i64::MAX);
+        let batch = self
+            .store
+            .claim_due(&self.owner, now, now + lease_ms, wanted as i64, busy)
+            .await?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let mut app_ids: Vec<i64> = batch.iter().map(|d| d.app_id).collect();
+        app_ids.sort_unstable();
+        app_ids.dedup();
+        let endpoints: HashMap<i64, Arc<Endpoint>> = self
+            .store
+            .endpoints(&app_ids)
+            .await?
+            .into_iter()
+            .map(|e| (e.app_id, Arc::new(e)))
+            .collect();
+        let n = batch.len();
+        for delivery in batch {
+            // The claim joined on apps with an endpoint; one removed since simply waits for
+            // its lease to expire.
+            let Some(endpoint) = endpoints.get(&delivery.app_id).cloned() else {
+                continue;
+            };
+            let permit_pool = self.reserve(delivery.app_id);
+            let this = Arc::clone(self);
+            self.tracker.spawn(async move {
+                let app_id = delivery.app_id;
+                if let Ok(_endpoint_slot) = permit_pool.acquire_owned().await {
+                    if let Ok(_sending_slot) = this.sending.acquire().await {
+                        this.deliver(&endpoint, delivery).await;
+                    }
+                }
+                this.release(app_id);
+                this.wake.notify();
+            });
+        }
+        Ok(n)
+    }
+
+    fn reserve(&self, app_id: i64) -> Arc<Semaphore> {
+        let mut load = self.load.lock().unwrap_or_else(|e| e.into_inner());
+        load.total += 1;
+        let concurrency = self.config.endpoint_concurrency;
+        let entry = load
+            .per_app
+            .entry(app_id)
+            .or_insert_with(|| (0, Arc::new(Semaphore::new(concurrency))));
+        entry.0 += 1;
+        Arc::clone(&entry.1)
+    }
+
+    fn release(&self, app_id: i64) {
+        let mut load = self.load.lock().unwrap_or_else(|e| e.into_inner());
+        load.total = load.total.saturating_sub(1);
+        if let Some(entry) = load.per_app.get_mut(&app_id) {
+            entry.0 = entry.0.saturating_sub(1);
+            if entry.0 == 0 {
+                load.per_app.remove(&app_id);
+            }
+        }
+    }
+
+    async fn deliver(&self, endpoint: &Endpoint, d: ClaimedDelivery) {
+        let attempted_at = now_ms();
+        let result = self.sender.send(endpoint, d.id, &d.body).await;
+        self.metrics.latency.observe(result.latency.as_secs_f64());
+        let next = self.next_step(&d, &result, now_ms());
+        let outcome_label = match next {
+            Next::Succeeded => "succeeded",
+            Next::Retry { .. } => "retrying",
+            Next::Failed => "failed",
+        };
+        self.metrics
+            .attempts
+            .get_or_create(&vec![("outcome", outcome_label)])
+            .inc();
+        match (&next, &result.error) {
+            (Next::Succeeded, _) => {
+                tracing::debug!(delivery_id = d.id, app_id = d.app_id, status = ?result.status, "delivered")
+            }
+            (_, error) => tracing::info!(
+                delivery_id = d.id,
+                app_id = d.app_id,
+                event_type = %d.event_type,
+                status = ?result.status,
+                error = error.as_deref().unwrap_or(""),
+                outcome = outcome_label,
+                "delivery attempt failed"
+            ),
+        }
+        let outcome = Outcome {
+            delivery_id: d.id,
+            app_id: d.app_id,
+            attempt: Attempt {
+                attempted_at,
+                status_code: result.status.map(i64::from),
+                latency_ms: i64::try_from(result.latency.as_millis()).unwrap_or(i64::MAX),
+                response_body: result.body,
+                error: result.error,
+            },
+            next,
+        };
+        // The recorder outlives every sender; if it is gone the process is stopping and the
+        // lease brings the delivery back.
+        let _ = self.outcomes.send(outcome).await;
+    }
+
+    fn next_step(&self, d: &ClaimedDelivery, r: &SendResult, now: i64) -> Next {
+        if r.status.is_some_and(|s| (200..300).contains(&s)) {
+            return Next::Succeeded;
+        }
+        let unit = f64::from(u32::from_le_bytes(random_bytes::<4>())) / (f64::from(u32::MAX) + 1.0);
+        let step = usize::try_from(d.schedule_step).unwrap_or(usize::MAX);
+        let Some(mut delay) = self.config.schedule.delay_after(step, unit) else {
+            return Next::Failed;
+        };
+        // A receiver that asks for time gets it (within a day).
+        if matches!(r.status, Some(429 | 503)) {
+            if let Some(after) = r
+                .retry_after
+                .as_deref()
+                .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()))
+            {
+                delay = delay.max(after.min(Duration::from_secs(24 * 3600)));
+            }
+        }
+        Next::Retry {
+            at: now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2),
+        }
+    }
+}

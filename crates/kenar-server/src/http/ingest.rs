@@ -1,0 +1,99 @@
+//! The platform's ingestion API (contract 3.3).
+
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::Json;
+use kenar_wire::platform::{IngestRequest, IngestResponse};
+use kenar_wire::status::Status;
+use kenar_wire::FromJson;
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::read_object;
+use super::state::AppState;
+use crate::domain::credentials;
+use crate::domain::time::now_ms;
+use crate::ingest::{Ingestor, MAX_BATCH};
+
+/// Largest ingestion body: a full batch of large events.
+pub const MAX_INGEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// The platform, authenticated by `Authorization: Bearer <platform token>`.
+pub struct Platform;
+
+impl FromRequestParts<AppState> for Platform {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let token = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        match token {
+            Some(t) if credentials::secrets_equal(t, state.platform_token.expose()) => Ok(Platform),
+            Some(_) => Err(ApiError::unauthenticated("invalid platform token")),
+            None => Err(ApiError::unauthenticated(
+                "missing platform token: send Authorization: Bearer <platform token>",
+            )),
+        }
+    }
+}
+
+/// The ingestion body, read with its own (larger) size limit.
+pub struct IngestBody(Vec<Value>);
+
+impl<S: Send + Sync> FromRequest<S> for IngestBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> ApiResult<Self> {
+        let body = Value::Object(read_object(req, MAX_INGEST_BYTES).await?);
+        let request = IngestRequest::from_json(&body)
+            .map_err(|e| ApiError::field(e.path(), e.message().to_string()))?;
+        if request.events.len() > MAX_BATCH {
+            return Err(ApiError::field(
+                "events",
+                format!(
+                    "at most {MAX_BATCH} events per call, got {}",
+                    request.events.len()
+                ),
+            ));
+        }
+        Ok(IngestBody(request.events))
+    }
+}
+
+/// Publish platform events.
+///
+/// Each item carries one payload object of the contract (`new_message`, `new_chatbot_message`,
+/// `post_update`, `payment_transaction`, `user_access_revocation`) with its routing facts. The
+/// answer has one result per item, in order: `{"event_id"}` or `{"error": Status}`. The call
+/// returns once the accepted events and their deliveries are durable.
+#[utoipa::path(
+    post,
+    path = "/v1/platform/events",
+    tag = "platform",
+    request_body = IngestRequest,
+    security(("platform" = [])),
+    responses(
+        (status = 200, description = "One result per item", body = IngestResponse),
+        (status = 400, description = "Not a batch, or more than 1000 items", body = Status),
+        (status = 401, description = "Missing or invalid platform token", body = Status),
+    )
+)]
+pub async fn publish(
+    State(state): State<AppState>,
+    _: Platform,
+    IngestBody(items): IngestBody,
+) -> ApiResult<Json<IngestResponse>> {
+    let ingestor = Ingestor {
+        store: &state.store,
+        pseudonyms: &state.pseudonyms,
+        metrics: &state.metrics,
+    };
+    let results = ingestor.ingest(&items, now_ms()).await?;
+    state.wake.notify();
+    Ok(Json(IngestResponse { results }))
+}

@@ -1,0 +1,419 @@
+//! Deliveries: claimed in batches under a lease, outcomes recorded in batches, listed and
+//! replayed by the operator.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{opt, Dialect, Store, StoreResult};
+use crate::domain::Secret;
+
+/// A delivery a worker holds the lease of.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub app_id: i64,
+    pub event_type: String,
+    pub body: String,
+    pub attempts: i64,
+    pub schedule_step: i64,
+}
+
+/// Where and how an app's webhooks go.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub app_id: i64,
+    pub url: String,
+    pub identification_key: Secret,
+    pub signing_secret: Option<Secret>,
+}
+
+/// One attempt, as recorded.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub attempted_at: i64,
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What becomes of a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Succeeded,
+    Retry { at: i64 },
+    Failed,
+}
+
+/// The outcome of one attempt, to record.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub delivery_id: i64,
+    pub app_id: i64,
+    pub attempt: Attempt,
+    pub next: Next,
+}
+
+/// A delivery as the operator sees it.
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub event_id: i64,
+    pub app_slug: String,
+    pub event_type: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub body: String,
+}
+
+/// Filters of the delivery log; every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub app_id: Option<i64>,
+    pub status: Option<String>,
+    pub event_type: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Only deliveries with a smaller id (pages go newest first).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+const DELIVERY_COLUMNS: &str = "d.id, d.event_id, a.slug, d.event_type, d.status, d.attempts, \
+    d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at, d.body";
+
+fn delivery_from_row(r: &AnyRow) -> StoreResult<DeliveryRecord> {
+    Ok(DeliveryRecord {
+        id: r.try_get("id")?,
+        event_id: r.try_get("event_id")?,
+        app_slug: r.try_get("slug")?,
+        event_type: r.try_get("event_type")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        last_status: opt(r, "last_status")?,
+        last_error: opt(r, "last_error")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        body: r.try_get("body")?,
+    })
+}
+
+/// `$first, $first+1, ...` for `n` values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    /// Leases up to `limit` due deliveries to `owner` until `lease_until`, skipping apps in
+    /// `exclude` (their endpoints are busy) and apps whose endpoint is missing or disabled.
+    /// Concurrent claimers never get the same delivery: PostgreSQL skips rows another claimer
+    /// has locked, and both dialects re-check the lease on the row they update.
+    pub async fn claim_due(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+        exclude: &[i64],
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        let exclude_sql = if exclude.is_empty() {
+            String::new()
+        } else {
+            format!("AND d.app_id NOT IN ({})", placeholders(5, exclude.len()))
+        };
+        let lock = match self.dialect {
+            Dialect::Postgres => "FOR UPDATE OF d SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE deliveries SET lease_until = $1, lease_owner = $2 WHERE id IN (\
+               SELECT d.id FROM deliveries d JOIN apps a ON a.id = d.app_id \
+               WHERE d.status = 'PENDING' AND d.next_attempt_at <= $3 \
+               AND (d.lease_until IS NULL OR d.lease_until < $3) \
+               AND a.webhook_url IS NOT NULL AND a.webhook_disabled_at IS NULL {exclude_sql} \
+               ORDER BY d.next_attempt_at, d.id LIMIT $4 {lock}) \
+             AND status = 'PENDING' AND (lease_until IS NULL OR lease_until < $3) \
+             RETURNING id, app_id, event_type, body, attempts, schedule_step"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(lease_until)
+            .bind(owner)
+            .bind(now)
+            .bind(limit);
+        for id in exclude {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.write).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ClaimedDelivery {
+                    id: r.try_get("id")?,
+                    app_id: r.try_get("app_id")?,
+                    event_type: r.try_get("event_type")?,
+                    body: r.try_get("body")?,
+                    attempts: r.try_get("attempts")?,
+                    schedule_step: r.try_get("schedule_step")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The endpoints of these apps.
+    pub async fn endpoints(&self, app_ids: &[i64]) -> StoreResult<Vec<Endpoint>> {
+        if app_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, webhook_url, identification_key, signing_secret FROM apps \
+             WHERE id IN ({}) AND webhook_url IS NOT NULL",
+            placeholders(1, app_ids.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in app_ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Endpoint {
+                    app_id: r.try_get("id")?,
+                    url: r.try_get("webhook_url")?,
+                    identification_key: Secret::new(r.try_get::<String, _>("identification_key")?),
+                    signing_secret: opt::<String>(r, "signing_secret")?.map(Secret::new),
+                })
+            })
+            .collect()
+    }
+
+    /// Records a batch of outcomes in one transaction: each attempt, each delivery's next
+    /// state (only while `owner` still holds its lease), and each endpoint's health. Returns the
+    /// apps whose endpoints this batch disabled (failing continuously for `disable_after_ms`).
+    pub async fn record_outcomes(
+        &self,
+        owner: &str,
+        outcomes: &[Outcome],
+        now: i64,
+        disable_after_ms: i64,
+    ) -> StoreResult<Vec<i64>> {
+        let mut tx = self.write.begin().await?;
+        for o in outcomes {
+            let a = &o.attempt;
+            sqlx::query(
+                "INSERT INTO delivery_attempts (delivery_id, attempted_at, status_code, \
+                 latency_ms, response_body, error) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(o.delivery_id)
+            .bind(a.attempted_at)
+            .bind(a.status_code)
+            .bind(a.latency_ms)
+            .bind(a.response_body.as_deref())
+            .bind(a.error.as_deref())
+            .execute(&mut *tx)
+            .await?;
+            let (status, next_at, step): (&str, i64, i64) = match o.next {
+                Next::Succeeded => ("SUCCEEDED", now, 0),
+                Next::Retry { at } => ("PENDING", at, 1),
+                Next::Failed => ("FAILED", now, 0),
+            };
+            sqlx::query(
+                "UPDATE deliveries SET status = $3, attempts = attempts + 1, \
+                 schedule_step = schedule_step + $4, next_attempt_at = $5, lease_until = NULL, \
+                 lease_owner = NULL, last_status = $6, last_error = $7, updated_at = $8 \
+                 WHERE id = $1 AND lease_owner = $2",
+            )
+            .bind(o.delivery_id)
+            .bind(owner)
+            .bind(status)
+            .bind(step)
+            .bind(next_at)
+            .bind(a.status_code)
+            .bind(a.error.as_deref())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // The last outcome of each app in the batch says whether its endpoint is healthy now.
+        let mut last: Vec<(i64, bool)> = Vec::new();
+        for o in outcomes.iter().rev() {
+            if !last.iter().any(|(id, _)| *id == o.app_id) {
+                last.push((o.app_id, o.next == Next::Succeeded));
+            }
+        }
+        let mut disabled = Vec::new();
+        for (app_id, healthy) in last {
+            if healthy {
+                sqlx::query(
+                    "UPDATE apps SET webhook_failing_since = NULL \
+                     WHERE id = $1 AND webhook_failing_since IS NOT NULL",
+                )
+                .bind(app_id)
+                .execute(&mut *tx)
+                .await?;
+                continue;
+            }
+            sqlx::query(
+                "UPDATE apps SET webhook_failing_since = COALESCE(webhook_failing_since, $2) \
+                 WHERE id = $1",
+            )
+            .bind(app_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let row = sqlx::query(
+                "UPDATE apps SET webhook_disabled_at = $2 WHERE id = $1 \
+                 AND webhook_disabled_at IS NULL AND webhook_failing_since <= $3 RETURNING id",
+            )
+            .bind(app_id)
+            .bind(now)
+            .bind(now - disable_after_ms)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if row.is_some() {
+                disabled.push(app_id);
+            }
+        }
+        tx.commit().await?;
+        Ok(disabled)
+    }
+
+    /// The delivery log, newest first.
+    pub async fn list_deliveries(&self, f: &DeliveryFilter) -> StoreResult<Vec<DeliveryRecord>> {
+        let mut sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN apps a ON a.id = d.app_id WHERE 1 = 1"
+        );
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        if f.app_id.is_some() {
+            sql += &format!(" AND d.app_id = ${}", next());
+        }
+        if f.status.is_some() {
+            sql += &format!(" AND d.status = ${}", next());
+        }
+        if f.event_type.is_some() {
+            sql += &format!(" AND d.event_type = ${}", next());
+        }
+        if f.since.is_some() {
+            sql += &format!(" AND d.created_at >= ${}", next());
+        }
+        if f.until.is_some() {
+            sql += &format!(" AND d.created_at < ${}", next());
+        }
+        if f.before.is_some() {
+            sql += &format!(" AND d.id < ${}", next());
+        }
+        sql += &format!(" ORDER BY d.id DESC LIMIT ${}", next());
+        let mut query = sqlx::query(&sql);
+        if let Some(v) = f.app_id {
+            query = query.bind(v);
+        }
+        if let Some(v) = &f.status {
+            query = query.bind(v.clone());
+        }
+        if let Some(v) = &f.event_type {
+            query = query.bind(v.clone());
+        }
+        for v in [f.since, f.until, f.before].into_iter().flatten() {
+            query = query.bind(v);
+        }
+        let rows = query.bind(f.limit).fetch_all(&self.read).await?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    pub async fn delivery(&self, id: i64) -> StoreResult<Option<DeliveryRecord>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN apps a ON a.id = d.app_id \
+             WHERE d.id = $1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(delivery_from_row).transpose()
+    }
+
+    pub async fn attempts(&self, delivery_id: i64) -> StoreResult<Vec<Attempt>> {
+        let rows = sqlx::query(
+            "SELECT attempted_at, status_code, latency_ms, response_body, error \
+             FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id",
+        )
+        .bind(delivery_id)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Attempt {
+                    attempted_at: r.try_get("attempted_at")?,
+                    status_code: opt(r, "status_code")?,
+                    latency_ms: r.try_get("latency_ms")?,
+                    response_body: opt(r, "response_body")?,
+                    error: opt(r, "error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Makes a delivery due now with a fresh retry schedule; `false` if it is being attempted
+    /// right now.
+    pub async fn redeliver(&self, id: i64, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'PENDING', schedule_step = 0, next_attempt_at = $2, \
+             updated_at = $2 WHERE id = $1 AND (lease_until IS NULL OR lease_until < $2)",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Queues again every failed delivery of an app created at or after `since`; returns how
+    /// many.
+    pub async fn redeliver_failed(&self, app_id: i64, since: i64, now: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'PENDING', schedule_step = 0, next_attempt_at = $3, \
+             updated_at = $3 WHERE app_id = $1 AND status = 'FAILED' AND created_at >= $2",
+        )
+        .bind(app_id)
+        .bind(since)
+        .bind(now)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Re-enables an app's endpoint and forgets its failure streak.
+    pub async fn enable_endpoint(&self, app_id: i64, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE apps SET webhook_disabled_at = NULL, webhook_failing_since = NULL, \
+             updated_at = $2 WHERE id = $1",
+        )
+        .bind(app_id)
+        .bind(now)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// (pending deliveries, disabled endpoints), for the metrics.
+    pub async fn queue_gauges(&self) -> StoreResult<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'PENDING') AS pending, \
+             (SELECT COUNT(*) FROM apps WHERE webhook_disabled_at IS NOT NULL) AS disabled",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok((row.try_get("pending")?, row.try_get("disabled")?))
+    }
+}

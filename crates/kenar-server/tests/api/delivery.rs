@@ -1,0 +1,320 @@
+//! Delivery: headers and signature, retries, final failure, replay, Retry-After, disabling,
+//! isolation of slow endpoints, metrics.
+
+use std::time::Duration;
+
+use kenar_server::domain::signature::sign;
+use kenar_server::domain::Secret;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{expect_json, Backend, TestApp};
+use crate::receiver::{Answer, Receiver};
+use crate::routing::chatbot;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// An app `bot` whose chatbot messages go to `rx`.
+async fn bot_app(app: &TestApp, rx: &Receiver, slug: &str) -> Value {
+    let r = app
+        .admin_post(
+            "/admin/v1/apps",
+            json!({"slug": slug, "webhook_url": rx.url, "generate_signing_secret": true}),
+        )
+        .await;
+    expect_json(r, StatusCode::CREATED).await
+}
+
+async fn the_contract_headers_and_a_valid_signature_are_sent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let rx = Receiver::start().await;
+    let view = bot_app(&app, &rx, "bot").await;
+    let results = app.ingest(json!([chatbot("bot", "m-1")])).await;
+    let event_id = results[0]["event_id"]
+        .as_str()
+        .expect("event id")
+        .to_owned();
+    let got = rx.wait_for(1, WAIT).await;
+    let w = &got[0];
+    assert_eq!(w.header("content-type"), "application/json");
+    assert_eq!(
+        w.header("authorization"),
+        view["identification_key"].as_str().expect("key")
+    );
+    let webhook_id = w.header("webhook-id").to_owned();
+    assert!(webhook_id.starts_with("msg_"));
+    let timestamp: i64 = w.header("webhook-timestamp").parse().expect("timestamp");
+    let secret = Secret::new(view["signing_secret"].as_str().expect("secret"));
+    let expected = sign(&secret, &webhook_id, timestamp, &w.raw).expect("signature");
+    assert_eq!(w.header("webhook-signature"), expected);
+    assert_eq!(w.body["type"], "NEW_CHATBOT_MESSAGE");
+    assert_eq!(w.body["new_chatbot_message"]["id"], "m-1");
+
+    let list = app.deliveries("app=bot").await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["event_id"], json!(event_id));
+    assert_eq!(list[0]["webhook_id"], json!(webhook_id));
+    app.stop().await;
+}
+
+async fn failures_are_retried_with_the_same_webhook_id_and_every_attempt_is_logged(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let rx = Receiver::start().await;
+    bot_app(&app, &rx, "bot").await;
+    rx.script([Answer::Status(500), Answer::Status(404)]);
+    app.ingest(json!([chatbot("bot", "m-1")])).await;
+    let got = rx.wait_for(3, WAIT).await;
+    let ids: Vec<&str> = got.iter().map(|w| w.header("webhook-id")).collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    let delivery_id = app.deliveries("app=bot").await[0]["id"]
+        .as_i64()
+        .expect("id");
+    let mut detail = app.delivery(delivery_id).await;
+    for _ in 0..100 {
+        if detail["status"] == "SUCCEEDED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        detail = app.delivery(delivery_id).await;
+    }
+    assert_eq!(detail["status"], "SUCCEEDED");
+    assert_eq!(detail["attempts"], 3);
+    let log = detail["attempt_log"].as_array().expect("log");
+    let statuses: Vec<i64> = log
+        .iter()
+        .map(|a| a["status_code"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(statuses, [500, 404, 200]);
+    assert_eq!(log[0]["response_body"], "answer body");
+    assert_eq!(detail["body"]["new_chatbot_message"]["id"], "m-1");
+    app.stop().await;
+}
+
+async fn wait_status(app: &TestApp, query: &str, n: usize) -> Vec<Value> {
+    for _ in 0..250 {
+        let list = app.deliveries(query).await;
+        if list.len() >= n {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("fewer than {n} deliveries match {query}");
+}
+
+async fn an_exhausted_schedule_fails_and_the_operator_can_replay(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let rx = Receiver::start().await;
+    bot_app(&app, &rx, "bot").await;
+    rx.answer_by_default(Answer::Status(503));
+    app.ingest(json!([chatbot("bot", "m-1"), chatbot("bot", "m-2")]))
+        .await;
+    // The test schedule allows four attempts.
+    let failed = wait_status(&app, "app=bot&status=FAILED", 2).await;
+    assert_eq!(rx.got().len(), 8);
+    assert!(failed
+        .iter()
+        .all(|d| d["attempts"] == 4 && d["last_status"] == 503));
+    assert!(app
+        .deliveries("status=FAILED&event_type=POST_UPDATE")
+        .await
+        .is_empty());
+
+    rx.answer_by_default(Answer::Status(200));
+    let one = failed[0]["id"].as_i64().expect("id");
+    let r = app
+        .admin_post(&format!("/admin/v1/deliveries/{one}/redeliver"), json!({}))
+        .await;
+    let v = expect_json(r, StatusCode::OK).await;
+    assert_eq!(v["status"], "PENDING");
+    wait_status(&app, "app=bot&status=SUCCEEDED", 1).await;
+
+    let r = app
+        .admin_post(
+            "/admin/v1/apps/bot/redeliver-failed",
+            json!({"since": "2000-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(expect_json(r, StatusCode::OK).await["queued"], 1);
+    wait_status(&app, "app=bot&status=SUCCEEDED", 2).await;
+    let ids: std::collections::HashSet<String> = rx
+        .got()
+        .iter()
+        .map(|w| w.header("webhook-id").to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2, "replays keep their webhook-id");
+
+    let r = app
+        .admin_post(
+            "/admin/v1/apps/bot/redeliver-failed",
+            json!({"since": "yesterday"}),
+        )
+        .await;
+    crate::helpers::expect_status(r, 400, 3).await;
+    app.stop().await;
+}
+
+async fn retry_after_is_honoured(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let rx = Receiver::start().await;
+    bot_app(&app, &rx, "bot").await;
+    rx.script([Answer::RetryAfter(429, "1".into())]);
+    app.ingest(json!([chatbot("bot", "m-1")])).await;
+    let got = rx.wait_for(2, WAIT).await;
+    let gap = got[1].at - got[0].at;
+    // The schedule alone would retry after about 100 ms.
+    assert!(gap >= Duration::from_millis(900), "retried after {gap:?}");
+    app.stop().await;
+}
+
+async fn an_endpoint_failing_too_long_is_disabled_visibly_and_can_be_re_enabled(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.delivery.disable_after = Duration::ZERO).await;
+    let rx = Receiver::start().await;
+    bot_app(&app, &rx, "bot").await;
+    rx.answer_by_default(Answer::Status(500));
+    app.ingest(json!([chatbot("bot", "m-1")])).await;
+    let mut view = Value::Null;
+    for _ in 0..250 {
+        view = expect_json(app.admin_get("/admin/v1/apps/bot").await, StatusCode::OK).await;
+        if view["webhook_disabled_at"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(view["webhook_disabled_at"].is_string(), "{view}");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    let text = metrics.text().await.expect("text");
+    assert!(text.contains("kenar_disabled_endpoints 1"), "{text}");
+    let attempts_when_disabled = rx.got().len();
+    // Nothing is attempted while disabled, though events keep coming.
+    app.ingest(json!([chatbot("bot", "m-2")])).await;
+    let pending = wait_status(&app, "app=bot&status=PENDING", 2).await;
+    assert_eq!(pending.len(), 2);
+    assert_eq!(rx.got().len(), attempts_when_disabled);
+
+    rx.answer_by_default(Answer::Status(200));
+    let r = app
+        .admin_post("/admin/v1/apps/bot/webhook/enable", json!({}))
+        .await;
+    let view = expect_json(r, StatusCode::OK).await;
+    assert_eq!(view["webhook_disabled_at"], Value::Null);
+    wait_status(&app, "app=bot&status=SUCCEEDED", 2).await;
+    app.stop().await;
+}
+
+async fn a_slow_endpoint_never_holds_up_a_healthy_one(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.delivery.endpoint_concurrency = 4;
+        s.delivery.max_in_flight = 16;
+        // Held requests must not time out while the test looks at them.
+        s.delivery.request_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let slow = Receiver::start().await;
+    let healthy = Receiver::start().await;
+    bot_app(&app, &slow, "slow").await;
+    bot_app(&app, &healthy, "healthy").await;
+    slow.answer_by_default(Answer::Hold);
+    let slow_events: Vec<Value> = (0..40).map(|i| chatbot("slow", &format!("s{i}"))).collect();
+    app.ingest(Value::Array(slow_events)).await;
+    slow.wait_for(4, WAIT).await;
+    let healthy_events: Vec<Value> = (0..60)
+        .map(|i| chatbot("healthy", &format!("h{i}")))
+        .collect();
+    app.ingest(Value::Array(healthy_events)).await;
+    // Every healthy delivery arrives while the slow endpoint still holds its requests.
+    healthy.wait_for(60, WAIT).await;
+    assert_eq!(slow.max_in_flight(), 4, "the per-endpoint limit holds");
+    slow.release();
+    slow.wait_for(40, WAIT).await;
+    app.stop().await;
+}
+
+async fn operations_endpoints_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let rx = Receiver::start().await;
+    bot_app(&app, &rx, "bot").await;
+    app.ingest(json!([chatbot("bot", "m-1")])).await;
+    rx.wait_for(1, WAIT).await;
+    wait_status(&app, "status=SUCCEEDED", 1).await;
+    for path in ["/healthz", "/readyz"] {
+        let r = app.client.get(app.url(path)).send().await.expect("request");
+        assert_eq!(expect_json(r, StatusCode::OK).await["status"], "ok");
+    }
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("text");
+    for needle in [
+        "kenar_ingested_events_total{type=\"NEW_CHATBOT_MESSAGE\"} 1",
+        "kenar_delivery_attempts_total{outcome=\"succeeded\"} 1",
+        "kenar_delivery_latency_seconds_count 1",
+        "kenar_queue_depth 0",
+        "kenar_disabled_endpoints 0",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    app.stop().await;
+}
+
+async fn ingestion_checks_its_credential_and_its_batch(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let post = |auth: Option<&str>, body: Value| {
+        let mut r = app.client.post(app.url("/v1/platform/events")).json(&body);
+        if let Some(a) = auth {
+            r = r.bearer_auth(a);
+        }
+        r.send()
+    };
+    let r = post(None, json!({"events": []})).await.expect("request");
+    crate::helpers::expect_status(r, 401, 16).await;
+    let r = post(Some("wrong"), json!({"events": []}))
+        .await
+        .expect("request");
+    crate::helpers::expect_status(r, 401, 16).await;
+    let r = post(Some(crate::helpers::ADMIN), json!({"events": []}))
+        .await
+        .expect("request");
+    crate::helpers::expect_status(r, 401, 16).await;
+    let too_many: Vec<Value> = (0..1001).map(|i| chatbot("x", &i.to_string())).collect();
+    let r = post(Some(crate::helpers::PLATFORM), json!({"events": too_many}))
+        .await
+        .expect("request");
+    let v = crate::helpers::expect_status(r, 400, 3).await;
+    assert!(v["message"].as_str().unwrap_or("").contains("1000"));
+    let r = post(Some(crate::helpers::PLATFORM), json!({"events": "all"}))
+        .await
+        .expect("request");
+    crate::helpers::expect_status(r, 400, 3).await;
+    let r = app
+        .client
+        .request(Method::GET, app.url("/v1/platform/events"))
+        .send()
+        .await
+        .expect("request");
+    crate::helpers::expect_status(r, 405, 12).await;
+    assert!(app.ingest(json!([])).await.is_empty());
+    app.stop().await;
+}
+
+crate::on_both_backends!(
+    the_contract_headers_and_a_valid_signature_are_sent,
+    failures_are_retried_with_the_same_webhook_id_and_every_attempt_is_logged,
+    an_exhausted_schedule_fails_and_the_operator_can_replay,
+    retry_after_is_honoured,
+    an_endpoint_failing_too_long_is_disabled_visibly_and_can_be_re_enabled,
+    a_slow_endpoint_never_holds_up_a_healthy_one,
+    operations_endpoints_answer,
+    ingestion_checks_its_credential_and_its_batch,
+);
