@@ -69,6 +69,11 @@ impl DatabaseUrl {
         self.dialect
     }
 
+    /// The URL, password included.
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
     /// The URL without any password, for logs.
     pub fn redacted(&self) -> String {
         match url::Url::parse(&self.url) {

@@ -28,7 +28,7 @@ pub fn postgres_url() -> String {
 }
 
 /// A fresh database that disappears with the test.
-enum Database {
+pub enum Database {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { schema: String },
 }
@@ -56,7 +56,7 @@ impl Drop for Database {
     }
 }
 
-async fn fresh_database(backend: Backend) -> (Database, DatabaseUrl) {
+pub async fn fresh_database(backend: Backend) -> (Database, DatabaseUrl) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("tempdir");

@@ -4,6 +4,7 @@
 mod admin;
 mod bad_input;
 mod delivery;
+mod durability;
 mod helpers;
 mod matrix;
 mod openapi;

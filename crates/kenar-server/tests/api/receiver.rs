@@ -100,8 +100,13 @@ async fn handle(State(inner): State<Arc<Inner>>, headers: HeaderMap, raw: Bytes)
 
 impl Receiver {
     pub async fn start() -> Receiver {
+        Self::start_on(0).await
+    }
+
+    /// A receiver on this port (0: any free one).
+    pub async fn start_on(port: u16) -> Receiver {
         let inner = Arc::new(Inner::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind");
         let url = format!("http://{}/webhook", listener.local_addr().expect("addr"));

@@ -1,0 +1,354 @@
+//! At least once, proven with real processes: SIGKILL mid-stream, a receiver that is down for a
+//! while, and two server processes sharing PostgreSQL.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{expect_json, fresh_database, Backend, TestApp, ADMIN, PLATFORM};
+use crate::receiver::Receiver;
+use crate::routing::chatbot;
+
+/// Flags that make retries and leases short enough for a test to wait them out.
+const FAST: &[&str] = &[
+    "--allow-private-targets",
+    "--retry-schedule",
+    "200ms,500ms,1s,1s,1s,1s,1s,1s,1s,1s",
+    "--poll-interval",
+    "100ms",
+    "--webhook-timeout",
+    "500ms",
+    "--endpoint-concurrency",
+    "64",
+    "--max-in-flight",
+    "64",
+];
+
+/// A `kenar-events serve` process.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl Server {
+    async fn start(database: &str) -> Server {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_kenar-events"))
+            .arg("serve")
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--database",
+                database,
+            ])
+            .args(FAST)
+            .env("KENAR_ADMIN_TOKEN", ADMIN)
+            .env("KENAR_PLATFORM_TOKEN", PLATFORM)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await {
+                if r.status() == StatusCode::OK {
+                    return server;
+                }
+            }
+            assert!(Instant::now() < deadline, "server did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn create_bot_app(client: &reqwest::Client, base: &str, webhook: &str) {
+    let r = client
+        .post(format!("{base}/admin/v1/apps"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"slug": "bot", "webhook_url": webhook}))
+        .send()
+        .await
+        .expect("request");
+    expect_json(r, StatusCode::CREATED).await;
+}
+
+/// Publishes chatbot messages `ids` in one call; returns the ids accepted, or `None` if the
+/// call failed (the server died under it: nothing of it counts as accepted).
+async fn publish(client: &reqwest::Client, base: &str, ids: &[String]) -> Option<Vec<String>> {
+    let events: Vec<Value> = ids.iter().map(|id| chatbot("bot", id)).collect();
+    let r = client
+        .post(format!("{base}/v1/platform/events"))
+        .bearer_auth(PLATFORM)
+        .json(&json!({ "events": events }))
+        .send()
+        .await
+        .ok()?;
+    if r.status() != StatusCode::OK {
+        return None;
+    }
+    let v: Value = r.json().await.ok()?;
+    let results = v["results"].as_array()?;
+    Some(
+        ids.iter()
+            .zip(results)
+            .filter(|(_, r)| r["event_id"].is_string())
+            .map(|(id, _)| id.clone())
+            .collect(),
+    )
+}
+
+/// Waits until every id in `accepted` reached the receiver; returns (deliveries received,
+/// distinct webhook-ids).
+async fn all_arrived(
+    rx: &Receiver,
+    accepted: &HashSet<String>,
+    within: Duration,
+) -> (usize, usize) {
+    let deadline = Instant::now() + within;
+    loop {
+        let got = rx.got();
+        let seen: HashSet<String> = got
+            .iter()
+            .filter_map(|w| {
+                w.body["new_chatbot_message"]["id"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        let missing = accepted.difference(&seen).count();
+        if missing == 0 {
+            // One webhook-id per event, however often it was delivered.
+            let mut ids: HashMap<String, String> = HashMap::new();
+            for w in &got {
+                let message = w.body["new_chatbot_message"]["id"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned();
+                let webhook_id = w.header("webhook-id").to_owned();
+                let first = ids
+                    .entry(message.clone())
+                    .or_insert_with(|| webhook_id.clone());
+                assert_eq!(
+                    *first, webhook_id,
+                    "event {message} came with two webhook-ids"
+                );
+            }
+            let distinct: HashSet<&str> = got.iter().map(|w| w.header("webhook-id")).collect();
+            return (got.len(), distinct.len());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} of {} accepted events never arrived",
+            accepted.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn batch_ids(prefix: &str, batch: usize, size: usize) -> Vec<String> {
+    (0..size).map(|i| format!("{prefix}-{batch}-{i}")).collect()
+}
+
+async fn sigkill_mid_stream_loses_no_accepted_event(backend: Backend) {
+    let (_db, url) = fresh_database(backend).await;
+    let rx = Receiver::start().await;
+    let client = reqwest::Client::new();
+    let server = Server::start(url.as_str()).await;
+    create_bot_app(&client, &server.base, &rx.url).await;
+
+    // Publish from a task so that the kill lands while calls and deliveries are in flight.
+    let base = server.base.clone();
+    let publisher = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let mut accepted = Vec::new();
+            for batch in 0..60 {
+                match publish(&client, &base, &batch_ids("k", batch, 50)).await {
+                    Some(ids) => accepted.extend(ids),
+                    None => break,
+                }
+            }
+            accepted
+        }
+    });
+    rx.wait_for(600, Duration::from_secs(60)).await;
+    server.kill9();
+    let mut accepted: HashSet<String> = publisher.await.expect("publisher").into_iter().collect();
+    let before_restart = accepted.len();
+    // 600 delivered means at least 600 committed; the answer of at most one batch was lost.
+    assert!(
+        before_restart >= 550,
+        "only {before_restart} accepted before the kill"
+    );
+
+    let server = Server::start(url.as_str()).await;
+    for batch in 100..110 {
+        let ids = publish(&client, &server.base, &batch_ids("k", batch, 50))
+            .await
+            .expect("publish after restart");
+        accepted.extend(ids);
+    }
+    let (received, distinct) = all_arrived(&rx, &accepted, Duration::from_secs(90)).await;
+    println!(
+        "{backend:?}: {} events accepted ({before_restart} before SIGKILL), {received} deliveries, \
+         {} duplicates caused by the kill",
+        accepted.len(),
+        received - distinct
+    );
+    drop(server);
+}
+
+async fn a_receiver_down_for_a_while_gets_everything_when_it_returns(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.delivery.schedule = "200ms,400ms,800ms,1s,1s,1s,1s,1s"
+            .parse()
+            .expect("schedule");
+    })
+    .await;
+    let port = free_port();
+    create_bot_app(
+        &app.client,
+        &app.base,
+        &format!("http://127.0.0.1:{port}/webhook"),
+    )
+    .await;
+    let ids: Vec<String> = (0..200).map(|i| format!("down-{i}")).collect();
+    let accepted: HashSet<String> = publish(&app.client, &app.base, &ids)
+        .await
+        .expect("publish")
+        .into_iter()
+        .collect();
+    assert_eq!(accepted.len(), 200);
+    // Every delivery fails at least once while nothing listens.
+    for _ in 0..200 {
+        let failed = app.deliveries("app=bot&status=PENDING").await;
+        if failed
+            .iter()
+            .filter(|d| d["attempts"].as_i64() >= Some(1))
+            .count()
+            == 100
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rx = Receiver::start_on(port).await;
+    let (received, distinct) = all_arrived(&rx, &accepted, Duration::from_secs(30)).await;
+    assert_eq!(received, distinct, "no duplicates without a crash");
+    let failed_attempts = app.deliveries("app=bot&limit=1").await[0]["attempts"].as_i64();
+    assert!(
+        failed_attempts >= Some(2),
+        "the receiver was really down: {failed_attempts:?}"
+    );
+    app.stop().await;
+}
+
+crate::on_both_backends!(
+    sigkill_mid_stream_loses_no_accepted_event,
+    a_receiver_down_for_a_while_gets_everything_when_it_returns,
+);
+
+/// Two processes share ingestion and delivery on PostgreSQL: no double delivery in steady
+/// state, and killing one loses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_postgres_share_the_work_without_double_delivery() {
+    let (_db, url) = fresh_database(Backend::Postgres).await;
+    let rx = Receiver::start().await;
+    let client = reqwest::Client::new();
+    let one = Server::start(url.as_str()).await;
+    let two = Server::start(url.as_str()).await;
+    create_bot_app(&client, &one.base, &rx.url).await;
+
+    let mut accepted = HashSet::new();
+    for batch in 0..20 {
+        let base = if batch % 2 == 0 { &one.base } else { &two.base };
+        accepted.extend(
+            publish(&client, base, &batch_ids("s", batch, 50))
+                .await
+                .expect("publish"),
+        );
+    }
+    let (received, distinct) = all_arrived(&rx, &accepted, Duration::from_secs(60)).await;
+    assert_eq!(
+        received, distinct,
+        "steady state: every event delivered exactly once"
+    );
+    let metrics = |base: String| {
+        let client = client.clone();
+        async move {
+            let text = client
+                .get(format!("{base}/metrics"))
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text");
+            text.lines()
+                .find(|l| l.starts_with("kenar_delivery_attempts_total{outcome=\"succeeded\"}"))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|n| n.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        }
+    };
+    let (a, b) = (
+        metrics(one.base.clone()).await,
+        metrics(two.base.clone()).await,
+    );
+    assert!(a > 0.0 && b > 0.0, "both processes delivered: {a} and {b}");
+
+    // Kill one mid-stream; the survivor takes over its leased work once the leases expire.
+    let base_two = two.base.clone();
+    let publisher = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let mut ids = Vec::new();
+            for batch in 100..130 {
+                ids.extend(
+                    publish(&client, &base_two, &batch_ids("s", batch, 50))
+                        .await
+                        .expect("publish"),
+                );
+            }
+            ids
+        }
+    });
+    rx.wait_for(received + 300, Duration::from_secs(60)).await;
+    one.kill9();
+    accepted.extend(publisher.await.expect("publisher"));
+    let (received, distinct) = all_arrived(&rx, &accepted, Duration::from_secs(90)).await;
+    println!(
+        "scale-out: {} events accepted, {received} deliveries, {} duplicates caused by the kill",
+        accepted.len(),
+        received - distinct
+    );
+    drop(two);
+}
