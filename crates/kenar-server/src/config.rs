@@ -7,9 +7,12 @@ use clap::{Args, ValueEnum};
 
 use crate::delivery::DeliveryConfig;
 use crate::domain::credentials::random_token;
+use crate::domain::limits::Limits;
 use crate::domain::retry::RetrySchedule;
 use crate::domain::url::PrivateTargets;
 use crate::domain::Secret;
+use crate::http::oauth::OAuthConfig;
+use crate::introspection::IntrospectionConfig;
 use crate::store::DatabaseUrl;
 
 /// The flags `serve` and `dev` share.
@@ -72,6 +75,43 @@ pub struct ServerArgs {
     #[arg(long, env = "KENAR_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
 
+    /// Public API calls an app may make per minute, unless its settings say otherwise.
+    #[arg(long, env = "KENAR_RATE_LIMIT_PER_MINUTE", default_value_t = 6000)]
+    pub rate_limit_per_minute: i64,
+
+    /// Public API calls an app may make per UTC day, unless its settings say otherwise.
+    #[arg(long, env = "KENAR_DAILY_QUOTA", default_value_t = 1_000_000)]
+    pub daily_quota: i64,
+
+    /// Lifetime of access tokens the built-in authorization server issues.
+    #[arg(long, env = "KENAR_ACCESS_TOKEN_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub access_token_ttl: Duration,
+
+    /// Validate access tokens by RFC 7662 introspection at this URL instead of with the
+    /// built-in authorization server.
+    #[arg(long, env = "KENAR_INTROSPECTION_URL")]
+    pub introspection_url: Option<String>,
+
+    /// Client id this server authenticates to the introspection endpoint with.
+    #[arg(
+        long,
+        env = "KENAR_INTROSPECTION_CLIENT_ID",
+        default_value = "kenar-events"
+    )]
+    pub introspection_client_id: String,
+
+    /// Client secret for the introspection endpoint.
+    #[arg(
+        long,
+        env = "KENAR_INTROSPECTION_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub introspection_client_secret: Option<Secret>,
+
+    /// How long a positive introspection answer is trusted.
+    #[arg(long, env = "KENAR_INTROSPECTION_CACHE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub introspection_cache: Duration,
+
     /// Serve the API only and deliver nothing (for a scale-out with dedicated workers).
     #[arg(long, env = "KENAR_NO_DELIVERY")]
     pub no_delivery: bool,
@@ -120,6 +160,9 @@ pub struct Settings {
     pub delivery: DeliveryConfig,
     /// Whether this process runs the delivery engine.
     pub deliver: bool,
+    pub default_limits: Limits,
+    pub oauth: OAuthConfig,
+    pub introspection: Option<IntrospectionConfig>,
 }
 
 impl Settings {
@@ -148,6 +191,26 @@ impl Settings {
                 private_targets,
             },
             deliver: !args.no_delivery,
+            default_limits: Limits {
+                per_minute: args.rate_limit_per_minute,
+                per_day: args.daily_quota,
+            },
+            oauth: OAuthConfig {
+                access_token_ttl: args.access_token_ttl,
+                ..OAuthConfig::default()
+            },
+            introspection: args
+                .introspection_url
+                .as_ref()
+                .map(|url| IntrospectionConfig {
+                    url: url.clone(),
+                    client_id: args.introspection_client_id.clone(),
+                    client_secret: args
+                        .introspection_client_secret
+                        .clone()
+                        .unwrap_or_else(|| Secret::new("")),
+                    cache_ttl: args.introspection_cache,
+                }),
         }
     }
 
@@ -174,6 +237,12 @@ impl Settings {
                 ..DeliveryConfig::default()
             },
             deliver: true,
+            default_limits: Limits {
+                per_minute: 1_000_000,
+                per_day: 100_000_000,
+            },
+            oauth: OAuthConfig::default(),
+            introspection: None,
         }
     }
 }

@@ -151,6 +151,10 @@ async fn app(state: &AppState, slug: &str, webhook_url: &str) -> StoreResult<App
             updated_at: now,
             webhook_failing_since: None,
             webhook_disabled_at: None,
+            redirect_uris: Vec::new(),
+            client_secret_hash: None,
+            rate_limit_per_minute: None,
+            daily_quota: None,
         })
         .await
 }

@@ -9,6 +9,7 @@ pub mod dev;
 pub mod domain;
 pub mod http;
 pub mod ingest;
+pub mod introspection;
 pub mod metrics;
 pub mod panel;
 pub mod startup;

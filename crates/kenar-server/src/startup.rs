@@ -11,9 +11,14 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Settings;
 use crate::delivery::{self, DeliveryConfig, Wake};
+use crate::domain::url::PrivateTargets;
 use crate::http::state::{AppState, Context};
+use crate::introspection::Introspector;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
+
+/// How long an app's dynamic-action endpoint gets to answer a button press.
+pub const DYNAMIC_ACTION_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long in-flight requests get to finish after shutdown is asked for.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -22,6 +27,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub enum StartupError {
     #[error("could not open the database")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Client(delivery::sender::BuildError),
     #[error("could not listen on {0}")]
     Bind(String, #[source] std::io::Error),
 }
@@ -49,6 +56,26 @@ impl Application {
             private_targets: settings.private_targets,
             metrics: Arc::new(Metrics::default()),
             wake: Wake::default(),
+            default_limits: settings.default_limits,
+            outbound: delivery::sender::outbound_client(
+                DYNAMIC_ACTION_TIMEOUT,
+                4,
+                settings.private_targets,
+            )
+            .map_err(StartupError::Client)?,
+            oauth: settings.oauth,
+            introspector: match &settings.introspection {
+                Some(config) => Some(Introspector::new(
+                    config.clone(),
+                    delivery::sender::outbound_client(
+                        Duration::from_secs(5),
+                        16,
+                        PrivateTargets::Allow,
+                    )
+                    .map_err(StartupError::Client)?,
+                )),
+                None => None,
+            },
         });
         Ok(Application {
             listener,
@@ -89,6 +116,7 @@ impl Application {
             )
             .map_err(std::io::Error::other)?;
         }
+        tracker.spawn(prune_rate_counters(store.clone(), cancel.clone()));
         tracker.close();
         let router = crate::http::router(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -116,6 +144,20 @@ impl Application {
         }
         store.close().await;
         result
+    }
+}
+
+/// Forgets rate-limit windows older than two days, every ten minutes.
+async fn prune_rate_counters(store: Store, cancel: CancellationToken) {
+    loop {
+        let before = crate::domain::time::now_ms() - 2 * crate::domain::limits::DAY_MS;
+        if let Err(e) = store.prune_rate_counters(before).await {
+            tracing::warn!(error = %e, "pruning rate counters failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+            _ = cancel.cancelled() => return,
+        }
     }
 }
 

@@ -62,21 +62,53 @@ impl Resolve for GuardedResolver {
     }
 }
 
+/// The one way the server calls out (webhooks, dynamic actions): no redirects, a timeout,
+/// pooled keep-alive connections, and unless private targets are allowed, a resolver that
+/// refuses private addresses.
+pub fn outbound_client(
+    timeout: Duration,
+    idle_per_host: usize,
+    private_targets: PrivateTargets,
+) -> Result<reqwest::Client, BuildError> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(idle_per_host)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .user_agent(concat!("kenar-events/", env!("CARGO_PKG_VERSION")));
+    if private_targets == PrivateTargets::Refuse {
+        builder = builder.dns_resolver(Arc::new(GuardedResolver));
+    }
+    builder.build().map_err(BuildError)
+}
+
+/// Parses an outbound URL and, unless private targets are allowed, refuses literal private
+/// addresses (which never pass through the resolver).
+pub fn check_target(url: &str, private_targets: PrivateTargets) -> Result<url::Url, String> {
+    let url = url::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
+    if private_targets == PrivateTargets::Refuse {
+        let literal = match url.host() {
+            Some(Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        };
+        if literal.is_some_and(is_private) {
+            return Err("the URL points at a private address".into());
+        }
+    }
+    Ok(url)
+}
+
 impl Sender {
     pub fn new(config: &DeliveryConfig) -> Result<Sender, BuildError> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(config.endpoint_concurrency)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .tcp_nodelay(true)
-            .user_agent(concat!("kenar-events/", env!("CARGO_PKG_VERSION")));
-        if config.private_targets == PrivateTargets::Refuse {
-            builder = builder.dns_resolver(Arc::new(GuardedResolver));
-        }
         Ok(Sender {
-            client: builder.build().map_err(BuildError)?,
+            client: outbound_client(
+                config.request_timeout,
+                config.endpoint_concurrency,
+                config.private_targets,
+            )?,
             private_targets: config.private_targets,
         })
     }
@@ -90,21 +122,10 @@ impl Sender {
             retry_after: None,
             latency: started.elapsed(),
         };
-        let url = match url::Url::parse(&endpoint.url) {
+        let url = match check_target(&endpoint.url, self.private_targets) {
             Ok(u) => u,
-            Err(e) => return failed(format!("invalid webhook URL: {e}")),
+            Err(e) => return failed(e),
         };
-        // Literal addresses never pass through the resolver, so they are checked here.
-        if self.private_targets == PrivateTargets::Refuse {
-            let literal = match url.host() {
-                Some(Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
-                Some(Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
-                _ => None,
-            };
-            if literal.is_some_and(is_private) {
-                return failed("the webhook URL points at a private address".into());
-            }
-        }
         let webhook_id = format!("msg_{delivery_id}");
         let timestamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -19,6 +19,10 @@ pub enum Kind {
     ApiKey,
     AccessToken,
     RefreshToken,
+    /// An authorization code of the OAuth flow.
+    Code,
+    /// A signed-in user's session cookie.
+    Session,
 }
 
 impl Kind {
@@ -27,6 +31,8 @@ impl Kind {
             Kind::ApiKey => "kenar_ak_",
             Kind::AccessToken => "kenar_at_",
             Kind::RefreshToken => "kenar_rt_",
+            Kind::Code => "kenar_ac_",
+            Kind::Session => "kenar_ss_",
         }
     }
 }
@@ -126,6 +132,17 @@ pub fn secrets_equal(a: &str, b: &str) -> bool {
     let a: [u8; 32] = Sha256::digest(a.as_bytes()).into();
     let b: [u8; 32] = Sha256::digest(b.as_bytes()).into();
     bool::from(a.ct_eq(&b))
+}
+
+/// SHA-256 of a secret, hex: how secrets that are verified but never shown again are kept.
+pub fn sha256_hex(secret: &str) -> String {
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// Whether `presented` hashes to `stored_hex`; constant time.
+pub fn matches_hash(presented: &str, stored_hex: &str) -> bool {
+    let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    decode_hex32(stored_hex).is_some_and(|stored| bool::from(stored.ct_eq(&presented)))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -3,6 +3,8 @@
 pub mod app;
 pub mod credentials;
 pub mod ids;
+pub mod limits;
+pub mod oauth;
 pub mod permission;
 pub mod pseudonym;
 pub mod retry;

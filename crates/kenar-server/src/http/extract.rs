@@ -4,14 +4,17 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use kenar_wire::json::kind_of;
+use kenar_wire::status::{Code, Detail, QuotaViolation};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::state::AppState;
 use crate::domain::credentials::{self, Kind};
+use crate::domain::limits::{self, Limits};
 use crate::domain::time::now_ms;
 use crate::domain::Permission;
+use crate::introspection::IntrospectionError;
 use crate::store::{AccessTokenRecord, ApiKeyRecord, AppRecord};
 
 /// Largest request body the API reads; larger ones are refused before parsing.
@@ -143,6 +146,7 @@ impl FromRequestParts<AppState> for AppCall {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let now = now_ms();
         let (key, app) = authenticate_key(&parts.headers, state).await?;
+        rate_limit(state, &app, now).await?;
         let token = authenticate_token(&parts.headers, state, now).await?;
         if token.app_id != app.id {
             return Err(ApiError::unauthenticated(
@@ -180,6 +184,36 @@ async fn authenticate_key(
     Ok((key, app))
 }
 
+/// Counts the call against the app's limits; 429 / code 8 with `Retry-After` and a
+/// `QuotaFailure` naming the limit when over.
+async fn rate_limit(state: &AppState, app: &AppRecord, now: i64) -> ApiResult<()> {
+    let limits = Limits {
+        per_minute: app
+            .rate_limit_per_minute
+            .unwrap_or(state.default_limits.per_minute),
+        per_day: app.daily_quota.unwrap_or(state.default_limits.per_day),
+    };
+    let (minute_start, day_start) = limits::windows(now);
+    let (minute, day) = state
+        .store
+        .count_request(app.id, minute_start, day_start)
+        .await?;
+    limits::check(limits, now, minute, day).map_err(|e| {
+        let description = format!("{} limit of {} requests exceeded", e.limit, e.allowed);
+        ApiError::new(
+            Code::ResourceExhausted,
+            format!("rate limit: {description}"),
+        )
+        .with_detail(Detail::QuotaFailure {
+            violations: vec![QuotaViolation {
+                subject: format!("app:{}", app.slug),
+                description,
+            }],
+        })
+        .with_retry_after(e.retry_after)
+    })
+}
+
 async fn authenticate_token(
     headers: &HeaderMap,
     state: &AppState,
@@ -205,6 +239,21 @@ async fn authenticate_token(
             })?,
     };
     let invalid = || ApiError::unauthenticated("invalid access token");
+    if let Some(introspector) = &state.introspector {
+        return introspector
+            .authenticate(&state.store, raw, now)
+            .await
+            .map_err(|e| match e {
+                IntrospectionError::Inactive => {
+                    ApiError::unauthenticated("access token is not active")
+                }
+                IntrospectionError::Unavailable(why) => {
+                    tracing::warn!(error = %why, "token introspection failed");
+                    ApiError::new(Code::Unavailable, "the authorization server is unavailable")
+                }
+                IntrospectionError::Store(e) => ApiError::from(e),
+            });
+    }
     let presented = credentials::parse(Kind::AccessToken, raw).ok_or_else(invalid)?;
     let token = state
         .store

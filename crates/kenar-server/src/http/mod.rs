@@ -4,8 +4,11 @@ pub mod admin;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod feed;
 pub mod ingest;
+pub mod oauth;
 mod openapi;
+pub mod send;
 pub mod state;
 
 use axum::extract::{Request, State};
@@ -30,8 +33,23 @@ pub fn router(state: AppState) -> Router {
             "/v1/open-platform/events/subscriptions",
             post(events::register_subscription),
         )
+        .route(
+            "/experimental/open-platform/events/send",
+            post(send::send_event),
+        )
         .route("/v1/platform/events", post(ingest::publish))
+        .route("/v1/platform/users/{user_id}/feed", get(feed::user_feed))
+        .route("/v1/platform/posts/{post_token}/feed", get(feed::post_feed))
+        .route(
+            "/v1/platform/feed-events/{event_id}/read",
+            post(feed::mark_read),
+        )
+        .route(
+            "/v1/platform/feed-events/{event_id}/buttons/{index}/press",
+            post(feed::press),
+        )
         .merge(admin::router())
+        .merge(oauth::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

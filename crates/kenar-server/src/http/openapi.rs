@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, events, ingest};
+use super::{admin, events, feed, ingest, send};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,7 +34,13 @@ use super::{admin, events, ingest};
         admin::redeliver,
         admin::redeliver_failed,
         admin::enable_webhook,
+        admin::rotate_client_secret,
         ingest::publish,
+        send::send_event,
+        feed::user_feed,
+        feed::post_feed,
+        feed::mark_read,
+        feed::press,
         super::healthz,
         super::readyz,
         super::metrics,

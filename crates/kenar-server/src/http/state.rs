@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::delivery::Wake;
+use crate::domain::limits::Limits;
 use crate::domain::pseudonym::PseudonymKey;
 use crate::domain::url::PrivateTargets;
 use crate::domain::Secret;
@@ -24,6 +25,15 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Tells the delivery engine that new deliveries are due.
     pub wake: Wake,
+    /// Rate limits of apps that have none of their own.
+    pub default_limits: Limits,
+    /// For calls to apps' dynamic-action URLs (with the SSRF guard when private targets are
+    /// refused).
+    pub outbound: reqwest::Client,
+    pub oauth: super::oauth::OAuthConfig,
+    /// When set, access tokens are validated by this external authorization server instead of
+    /// the built-in one.
+    pub introspector: Option<crate::introspection::Introspector>,
 }
 
 pub type AppState = Arc<Context>;

@@ -25,6 +25,14 @@ pub struct AppRecord {
     pub webhook_failing_since: Option<i64>,
     /// When the endpoint was disabled for failing too long; no delivery is attempted while set.
     pub webhook_disabled_at: Option<i64>,
+    /// Where the authorization server may send users back to (exact match).
+    pub redirect_uris: Vec<String>,
+    /// SHA-256 (hex) of the OAuth client secret, if one was issued.
+    pub client_secret_hash: Option<String>,
+    /// Requests per minute on the public API; `None`: the server's default.
+    pub rate_limit_per_minute: Option<i64>,
+    /// Requests per UTC day on the public API; `None`: the server's default.
+    pub daily_quota: Option<i64>,
 }
 
 /// An API key as stored: never its plaintext.
@@ -51,7 +59,8 @@ pub struct NewApiKey<'a> {
 
 const APP_COLUMNS: &str = "a.id, a.slug, a.name, a.webhook_url, a.identification_key, \
     a.dynamic_action_url, a.signing_secret, a.kind, a.granted_scopes, a.created_at, a.updated_at, \
-    a.webhook_failing_since, a.webhook_disabled_at";
+    a.webhook_failing_since, a.webhook_disabled_at, a.redirect_uris, a.client_secret_hash, \
+    a.rate_limit_per_minute, a.daily_quota";
 
 const KEY_COLUMNS: &str =
     "k.id AS key_id, k.app_id, k.lookup, k.secret_hash, k.name AS key_name, k.permissions, \
@@ -77,6 +86,14 @@ fn app_from_row(row: &AnyRow) -> StoreResult<AppRecord> {
         updated_at: row.try_get("updated_at")?,
         webhook_failing_since: opt(row, "webhook_failing_since")?,
         webhook_disabled_at: opt(row, "webhook_disabled_at")?,
+        redirect_uris: row
+            .try_get::<String, _>("redirect_uris")?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        client_secret_hash: opt(row, "client_secret_hash")?,
+        rate_limit_per_minute: opt(row, "rate_limit_per_minute")?,
+        daily_quota: opt(row, "daily_quota")?,
     })
 }
 
@@ -95,7 +112,7 @@ fn key_from_row(row: &AnyRow) -> StoreResult<ApiKeyRecord> {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
-/// Binds $1..$8: the settings an operator can change, and the time of the change.
+/// Binds $1..$11: the settings an operator can change, and the time of the change.
 fn bind_settings<'q>(query: AnyQuery<'q>, app: &'q AppRecord) -> AnyQuery<'q> {
     query
         .bind(&app.name)
@@ -106,6 +123,9 @@ fn bind_settings<'q>(query: AnyQuery<'q>, app: &'q AppRecord) -> AnyQuery<'q> {
         .bind(app.kind.as_str())
         .bind(join_scopes(&app.granted_scopes))
         .bind(app.updated_at)
+        .bind(app.redirect_uris.join(" "))
+        .bind(app.rate_limit_per_minute)
+        .bind(app.daily_quota)
 }
 
 fn join_scopes(scopes: &[ScopeName]) -> String {
@@ -121,8 +141,9 @@ impl Store {
     pub async fn create_app(&self, app: &AppRecord) -> StoreResult<AppRecord> {
         let query = sqlx::query(
             "INSERT INTO apps (name, webhook_url, identification_key, dynamic_action_url, \
-             signing_secret, kind, granted_scopes, updated_at, slug, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8) RETURNING id",
+             signing_secret, kind, granted_scopes, updated_at, redirect_uris, \
+             rate_limit_per_minute, daily_quota, slug, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $8) RETURNING id",
         );
         let row = bind_settings(query, app)
             .bind(&app.slug)
@@ -140,10 +161,27 @@ impl Store {
         let query = sqlx::query(
             "UPDATE apps SET name = $1, webhook_url = $2, identification_key = $3, \
              dynamic_action_url = $4, signing_secret = $5, kind = $6, granted_scopes = $7, \
-             updated_at = $8 WHERE id = $9",
+             updated_at = $8, redirect_uris = $9, rate_limit_per_minute = $10, \
+             daily_quota = $11 WHERE id = $12",
         );
         bind_settings(query, app)
             .bind(app.id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores the hash of a new OAuth client secret (the old one stops working).
+    pub async fn set_client_secret_hash(
+        &self,
+        app_id: i64,
+        hash: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE apps SET client_secret_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(app_id)
+            .bind(hash)
+            .bind(now)
             .execute(&self.write)
             .await?;
         Ok(())

@@ -230,3 +230,64 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Mirrors an externally issued, active token: its app (by slug; `None` if unknown), user,
+    /// scopes and expiry, under `lookup`. Creates the grant and token rows the first time, and
+    /// refreshes them after.
+    pub async fn mirror_external_token(
+        &self,
+        app_slug: &str,
+        user_id: &str,
+        scopes: &ScopeSet,
+        lookup: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<Option<AccessTokenRecord>> {
+        let Some(app) = self.app_by_slug(app_slug).await? else {
+            return Ok(None);
+        };
+        let stored = scopes.to_string();
+        let updated = sqlx::query(
+            "UPDATE access_tokens SET scopes = $2, expires_at = $3, revoked_at = NULL \
+             WHERE lookup = $1",
+        )
+        .bind(lookup)
+        .bind(&stored)
+        .bind(expires_at)
+        .execute(&self.write)
+        .await?;
+        if updated.rows_affected() == 0 {
+            let created = self
+                .create_grant_with_token(NewAccessToken {
+                    app_id: app.id,
+                    user_id,
+                    scopes,
+                    lookup,
+                    secret_hash: lookup,
+                    now,
+                    expires_at,
+                })
+                .await;
+            match created {
+                // Another request mirrored it first.
+                Ok(_) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let record = self.access_token(lookup).await?;
+        Ok(record.filter(|r| r.app_id == app.id && r.user_id == user_id))
+    }
+
+    /// Marks a mirrored external token revoked, if it was mirrored.
+    pub async fn revoke_external_token(&self, lookup: &str, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $2 WHERE lookup = $1 AND revoked_at IS NULL",
+        )
+        .bind(lookup)
+        .bind(now)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+}

@@ -25,6 +25,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_delivery.sql"),
         include_str!("../../migrations/postgres/0002_delivery.sql"),
     ),
+    (
+        3,
+        "apps_platform",
+        include_str!("../../migrations/sqlite/0003_apps_platform.sql"),
+        include_str!("../../migrations/postgres/0003_apps_platform.sql"),
+    ),
 ];
 
 #[derive(Debug)]

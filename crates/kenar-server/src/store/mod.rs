@@ -4,9 +4,12 @@
 
 mod apps;
 mod deliveries;
+mod feed;
 mod identity;
 mod ingest;
+mod limits;
 mod migrations;
+mod oauth;
 mod subscriptions;
 
 use std::path::Path;
@@ -22,8 +25,10 @@ pub use apps::{ApiKeyRecord, AppRecord, NewApiKey};
 pub use deliveries::{
     Attempt, ClaimedDelivery, DeliveryFilter, DeliveryRecord, Endpoint, Next, Outcome,
 };
+pub use feed::{Feed, FeedEventRecord, NewFeedEvent};
 pub use identity::{AccessTokenRecord, NewAccessToken, PostRecord, UserRecord};
 pub use ingest::{IngestTx, RoutedApp, Subscriber};
+pub use oauth::{CodeRecord, GrantRecord, NewCode, NewSecret, RefreshRecord, SessionRecord};
 pub use subscriptions::{NewSubscription, SubscriptionRecord};
 
 /// Which SQL dialect a store speaks.

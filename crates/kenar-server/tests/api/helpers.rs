@@ -95,7 +95,9 @@ pub struct TestApp {
     pub state: Arc<Context>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    _db: Database,
+    url: DatabaseUrl,
+    /// The database this instance created (and drops); `None` when it shares another's.
+    _db: Option<Database>,
 }
 
 impl TestApp {
@@ -106,7 +108,24 @@ impl TestApp {
     /// Spawns with settings adjusted by `adjust`.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let (db, url) = fresh_database(backend).await;
-        let mut settings = Settings::for_tests(url);
+        Self::start(Some(db), url, adjust).await
+    }
+
+    /// A second server on the database of another.
+    pub async fn spawn_on(url: DatabaseUrl) -> TestApp {
+        Self::start(None, url, |_| {}).await
+    }
+
+    pub fn database_url(&self) -> DatabaseUrl {
+        self.url.clone()
+    }
+
+    async fn start(
+        db: Option<Database>,
+        url: DatabaseUrl,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        let mut settings = Settings::for_tests(url.clone());
         adjust(&mut settings);
         let app = Application::build(&settings).await.expect("server starts");
         let base = format!("http://{}", app.local_addr());
@@ -121,6 +140,7 @@ impl TestApp {
             state,
             stop: Some(stop),
             server: Some(server),
+            url,
             _db: db,
         }
     }

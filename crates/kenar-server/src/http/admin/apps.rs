@@ -6,8 +6,10 @@ use kenar_wire::status::{FieldViolation, Status};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{app_or_404, present, AppList, AppView, Page, SubscriptionList, SubscriptionView};
-use crate::domain::credentials::{random_signing_secret, random_token};
+use super::{
+    app_or_404, present, AppList, AppView, ClientSecret, Page, SubscriptionList, SubscriptionView,
+};
+use crate::domain::credentials::{self, random_signing_secret, random_token};
 use crate::domain::time::now_ms;
 use crate::domain::url::TargetUrl;
 use crate::domain::{AppKind, AppSlug, ScopeName, Secret, UserId};
@@ -35,6 +37,13 @@ pub struct CreateApp {
     pub kind: Option<String>,
     #[serde(default)]
     pub granted_scopes: Vec<String>,
+    /// Where the authorization server may send users back to (exact match).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Public API calls per minute; absent: the server's default.
+    pub rate_limit_per_minute: Option<i64>,
+    /// Public API calls per UTC day; absent: the server's default.
+    pub daily_quota: Option<i64>,
 }
 
 /// Fields to change; an absent field stays, `null` clears an optional one.
@@ -55,6 +64,14 @@ pub struct UpdateApp {
     pub generate_signing_secret: bool,
     pub kind: Option<String>,
     pub granted_scopes: Option<Vec<String>>,
+    pub redirect_uris: Option<Vec<String>>,
+    /// `null` returns to the server's default.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub rate_limit_per_minute: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub daily_quota: Option<Option<i64>>,
 }
 
 /// Collects every invalid field of an app's settings, so one answer lists them all.
@@ -153,6 +170,28 @@ impl Checker<'_> {
         out
     }
 
+    fn redirect_uris(&mut self, uris: &[String]) -> Vec<String> {
+        for (i, u) in uris.iter().enumerate() {
+            let ok = url::Url::parse(u).is_ok_and(|p| {
+                matches!(p.scheme(), "http" | "https") && p.fragment().is_none() && u.len() <= 2048
+            });
+            if !ok {
+                self.fail(
+                    &format!("redirect_uris[{i}]"),
+                    "must be an absolute http(s) URL without a fragment",
+                );
+            }
+        }
+        uris.to_vec()
+    }
+
+    fn limit(&mut self, field: &str, value: Option<i64>) -> Option<i64> {
+        if value.is_some_and(|n| n < 1) {
+            self.fail(field, "must be at least 1");
+        }
+        value
+    }
+
     fn finish(self) -> ApiResult<()> {
         if self.violations.is_empty() {
             Ok(())
@@ -194,6 +233,10 @@ pub async fn create_app(
         updated_at: now,
         webhook_failing_since: None,
         webhook_disabled_at: None,
+        redirect_uris: c.redirect_uris(&req.redirect_uris),
+        client_secret_hash: None,
+        rate_limit_per_minute: c.limit("rate_limit_per_minute", req.rate_limit_per_minute),
+        daily_quota: c.limit("daily_quota", req.daily_quota),
     };
     c.finish()?;
     let app = state.store.create_app(&app).await.map_err(|e| match e {
@@ -278,10 +321,44 @@ pub async fn update_app(
     if let Some(scopes) = req.granted_scopes {
         app.granted_scopes = c.scopes(&scopes);
     }
+    if let Some(uris) = req.redirect_uris {
+        app.redirect_uris = c.redirect_uris(&uris);
+    }
+    if let Some(limit) = req.rate_limit_per_minute {
+        app.rate_limit_per_minute = c.limit("rate_limit_per_minute", limit);
+    }
+    if let Some(quota) = req.daily_quota {
+        app.daily_quota = c.limit("daily_quota", quota);
+    }
     c.finish()?;
     app.updated_at = now_ms();
     state.store.update_app(&app).await?;
     Ok(axum::Json(AppView::from(&app)))
+}
+
+/// Issue a new OAuth client secret for the app (its `client_id` is its slug). The secret is
+/// shown once; only its hash is kept, and the previous secret stops working.
+#[utoipa::path(post, path = "/admin/v1/apps/{slug}/client-secret", tag = "admin",
+    params(("slug" = String, Path)), security(("admin" = [])),
+    responses((status = 201, body = ClientSecret), (status = 404, body = Status)))]
+pub async fn rotate_client_secret(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(slug): Path<String>,
+) -> ApiResult<(StatusCode, axum::Json<ClientSecret>)> {
+    let app = app_or_404(&state, &slug).await?;
+    let secret = random_token("kenar_cs_");
+    state
+        .store
+        .set_client_secret_hash(app.id, &credentials::sha256_hex(secret.expose()), now_ms())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(ClientSecret {
+            client_id: app.slug,
+            client_secret: secret.expose().to_owned(),
+        }),
+    ))
 }
 
 /// List an app's subscriptions.

@@ -48,6 +48,10 @@ pub fn router() -> Router<AppState> {
             post(redeliver_failed),
         )
         .route("/admin/v1/apps/{slug}/webhook/enable", post(enable_webhook))
+        .route(
+            "/admin/v1/apps/{slug}/client-secret",
+            post(rotate_client_secret),
+        )
 }
 
 /// Pagination of list endpoints: `limit` items after the item with id `after`.

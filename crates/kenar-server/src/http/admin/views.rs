@@ -29,6 +29,14 @@ pub struct AppView {
     /// When the endpoint was disabled for failing too long; re-enable with
     /// `POST /admin/v1/apps/{slug}/webhook/enable`.
     pub webhook_disabled_at: Option<String>,
+    /// OAuth redirect URIs, matched exactly.
+    pub redirect_uris: Vec<String>,
+    /// Whether an OAuth client secret was issued (`POST /admin/v1/apps/{slug}/client-secret`).
+    pub has_client_secret: bool,
+    /// Public API calls per minute (`null`: the server's default).
+    pub rate_limit_per_minute: Option<i64>,
+    /// Public API calls per UTC day (`null`: the server's default).
+    pub daily_quota: Option<i64>,
 }
 
 impl From<&AppRecord> for AppView {
@@ -50,8 +58,19 @@ impl From<&AppRecord> for AppView {
             updated_at: rfc3339(a.updated_at),
             webhook_failing_since: a.webhook_failing_since.map(rfc3339),
             webhook_disabled_at: a.webhook_disabled_at.map(rfc3339),
+            redirect_uris: a.redirect_uris.clone(),
+            has_client_secret: a.client_secret_hash.is_some(),
+            rate_limit_per_minute: a.rate_limit_per_minute,
+            daily_quota: a.daily_quota,
         }
     }
+}
+
+/// A new OAuth client secret, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientSecret {
+    pub client_id: String,
+    pub client_secret: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
