@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, events, feed, ingest, send};
+use super::{admin, events, feed, ingest, oauth, send};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,12 +35,21 @@ use super::{admin, events, feed, ingest, send};
         admin::redeliver_failed,
         admin::enable_webhook,
         admin::rotate_client_secret,
+        admin::stream_deliveries,
         ingest::publish,
         send::send_event,
         feed::user_feed,
         feed::post_feed,
         feed::mark_read,
         feed::press,
+        oauth::authorize::authorize_get,
+        oauth::authorize::authorize_post,
+        oauth::token::token,
+        oauth::token::revoke,
+        oauth::session::login_form,
+        oauth::session::login_submit,
+        oauth::session::connected_apps,
+        oauth::session::revoke_app,
         super::healthz,
         super::readyz,
         super::metrics,
@@ -51,6 +60,7 @@ use super::{admin, events, feed, ingest, send};
         (name = "events", description = "Kenar's public Events API (contract part 1)"),
         (name = "admin", description = "Administration: apps, keys, users, posts, tokens, deliveries"),
         (name = "platform", description = "The platform's ingestion API (contract 3.3)"),
+        (name = "oauth", description = "The built-in OAuth2 authorization server (contract 3.2)"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]

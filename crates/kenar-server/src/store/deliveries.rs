@@ -417,3 +417,54 @@ impl Store {
         Ok((row.try_get("pending")?, row.try_get("disabled")?))
     }
 }
+
+/// A delivery as the live stream shows it.
+#[derive(Debug, Clone)]
+pub struct StreamedDelivery {
+    pub id: i64,
+    pub event_id: i64,
+    pub event_type: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// The app's newest delivery id (0 when it has none): where a live stream starts.
+    pub async fn last_delivery_id(&self, app_id: i64) -> StoreResult<i64> {
+        let row =
+            sqlx::query("SELECT COALESCE(MAX(id), 0) AS last FROM deliveries WHERE app_id = $1")
+                .bind(app_id)
+                .fetch_one(&self.read)
+                .await?;
+        Ok(row.try_get("last")?)
+    }
+
+    /// The app's deliveries created after id `after`, oldest first.
+    pub async fn deliveries_after(
+        &self,
+        app_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<StreamedDelivery>> {
+        let rows = sqlx::query(
+            "SELECT id, event_id, event_type, body, created_at FROM deliveries \
+             WHERE app_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(app_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StreamedDelivery {
+                    id: r.try_get("id")?,
+                    event_id: r.try_get("event_id")?,
+                    event_type: r.try_get("event_type")?,
+                    body: r.try_get("body")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+}

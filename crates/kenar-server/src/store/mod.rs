@@ -24,6 +24,7 @@ use crate::domain::pseudonym::PseudonymKey;
 pub use apps::{ApiKeyRecord, AppRecord, NewApiKey};
 pub use deliveries::{
     Attempt, ClaimedDelivery, DeliveryFilter, DeliveryRecord, Endpoint, Next, Outcome,
+    StreamedDelivery,
 };
 pub use feed::{Feed, FeedEventRecord, NewFeedEvent};
 pub use identity::{AccessTokenRecord, NewAccessToken, PostRecord, UserRecord};

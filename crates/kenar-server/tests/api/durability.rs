@@ -257,7 +257,10 @@ async fn a_receiver_down_for_a_while_gets_everything_when_it_returns(backend: Ba
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(all_failed_once, "deliveries were not attempted while the receiver was down");
+    assert!(
+        all_failed_once,
+        "deliveries were not attempted while the receiver was down"
+    );
     let rx = Receiver::start_on(port).await;
     let (received, distinct) = all_arrived(&rx, &accepted, Duration::from_secs(30)).await;
     assert_eq!(received, distinct, "no duplicates without a crash");

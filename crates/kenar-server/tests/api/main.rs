@@ -15,4 +15,5 @@ mod process;
 mod receiver;
 mod routing;
 mod send;
+mod stream;
 mod subscriptions;

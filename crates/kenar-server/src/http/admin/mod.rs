@@ -4,6 +4,7 @@ mod apps;
 mod deliveries;
 mod identity;
 mod keys;
+mod stream;
 mod views;
 
 use axum::routing::{delete, get, post};
@@ -19,6 +20,7 @@ pub use apps::*;
 pub use deliveries::*;
 pub use identity::*;
 pub use keys::*;
+pub use stream::*;
 pub use views::*;
 
 pub fn router() -> Router<AppState> {
@@ -51,6 +53,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/admin/v1/apps/{slug}/client-secret",
             post(rotate_client_secret),
+        )
+        .route(
+            "/admin/v1/apps/{slug}/deliveries/stream",
+            get(stream_deliveries),
         )
 }
 

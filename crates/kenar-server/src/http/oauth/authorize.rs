@@ -184,6 +184,21 @@ async fn check_posts(
 }
 
 /// `GET /oauth2/auth`: the consent page for a signed-in user (the dev login first otherwise).
+#[utoipa::path(get, path = "/oauth2/auth", tag = "oauth",
+    params(
+        ("response_type" = String, Query, description = "code"),
+        ("client_id" = String, Query, description = "The app's slug"),
+        ("redirect_uri" = Option<String>, Query, description = "One of the app's registered redirect URIs, exactly"),
+        ("scope" = String, Query, description = "Space-separated scopes, global or resource-bound (NAME.post_token)"),
+        ("state" = Option<String>, Query, description = "Echoed back to the redirect URI"),
+        ("code_challenge" = Option<String>, Query, description = "PKCE challenge"),
+        ("code_challenge_method" = Option<String>, Query, description = "S256"),
+    ),
+    responses(
+        (status = 200, description = "The consent page (HTML)", content_type = "text/html"),
+        (status = 303, description = "To the dev login, or back to the app with an error"),
+        (status = 400, description = "Unknown client or redirect URI (HTML, never redirected)", content_type = "text/html"),
+    ))]
 pub async fn authorize_get(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -230,6 +245,10 @@ pub async fn authorize_get(
 
 /// `POST /oauth2/auth`: the user's decision. Approval issues a single-use code bound to the
 /// client, the redirect URI, the scopes and the PKCE challenge.
+#[utoipa::path(post, path = "/oauth2/auth", tag = "oauth",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+                 description = "The consent form: the authorization request's parameters, csrf, and decision=approve|deny"),
+    responses((status = 303, description = "Back to the app with code and state, or with error=access_denied")))]
 pub async fn authorize_post(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -1,10 +1,10 @@
 //! The built-in OAuth2 authorization server (contract 3.2; RFC 6749, RFC 7636 PKCE with S256,
 //! RFC 7009 revocation), with a dev login and a consent page for the embedded identity store.
 
-mod authorize;
+pub mod authorize;
 pub mod pages;
-mod session;
-mod token;
+pub mod session;
+pub mod token;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -85,11 +85,17 @@ pub struct LoginQuery {
 }
 
 /// The dev login form.
+#[utoipa::path(get, path = "/oauth2/login", tag = "oauth",
+    params(("next" = Option<String>, Query, description = "Where to go after signing in (within /oauth2/)")),
+    responses((status = 200, description = "The dev login form", content_type = "text/html")))]
 pub async fn login_form(Query(q): Query<LoginQuery>) -> Response {
     pages::login(&safe_next(q.next.as_ref())).into_response()
 }
 
 /// Signs a user in by id (creating them if needed) and sets the session cookie.
+#[utoipa::path(post, path = "/oauth2/login", tag = "oauth",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "user_id, next"),
+    responses((status = 303, description = "Signed in (session cookie set); on to next")))]
 pub async fn login_submit(State(state): State<AppState>, body: Bytes) -> Response {
     let form = match params(&String::from_utf8_lossy(&body)) {
         Ok(f) => f,
@@ -149,6 +155,9 @@ pub fn internal(e: impl std::error::Error) -> Response {
 }
 
 /// The apps the signed-in user gave access to.
+#[utoipa::path(get, path = "/oauth2/apps", tag = "oauth",
+    responses((status = 200, description = "The signed-in user's connected apps", content_type = "text/html"),
+              (status = 303, description = "To the dev login")))]
 pub async fn connected_apps(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let session = match current(&state, &headers).await {
         Ok(Some(s)) => s,
@@ -170,6 +179,10 @@ pub async fn connected_apps(State(state): State<AppState>, headers: HeaderMap) -
 
 /// The user revokes an app: its grants end (tokens, subscriptions), and the app is told with
 /// `USER_ACCESS_REVOCATION` when the grant held `NOTIFICATION_ACCESS_REVOCATION` and `USER_ID`.
+#[utoipa::path(post, path = "/oauth2/apps/{slug}/revoke", tag = "oauth",
+    params(("slug" = String, Path)),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf"),
+    responses((status = 303, description = "Revoked; back to /oauth2/apps"), (status = 403, description = "Bad CSRF token")))]
 pub async fn revoke_app(
     State(state): State<AppState>,
     headers: HeaderMap,

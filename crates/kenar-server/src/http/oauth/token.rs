@@ -140,6 +140,14 @@ fn secret<'a>(issued: &'a Issued, expires_at: i64) -> NewSecret<'a> {
 }
 
 /// `POST /oauth2/token`.
+#[utoipa::path(post, path = "/oauth2/token", tag = "oauth",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+                 description = "grant_type=authorization_code (code, redirect_uri, code_verifier) or refresh_token (refresh_token, scope?); client_id and client_secret in the form or HTTP Basic"),
+    responses(
+        (status = 200, description = "{access_token, token_type: bearer, expires_in, scope, refresh_token?}"),
+        (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant, invalid_scope, unsupported_grant_type"),
+        (status = 401, description = "invalid_client"),
+    ))]
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match exchange(&state, &headers, &body).await {
         Ok(r) => no_store(axum::Json(r).into_response()),
@@ -340,6 +348,10 @@ async fn refresh(
 
 /// `POST /oauth2/revoke` (RFC 7009): revokes an access token, or a refresh token and with it
 /// its grant. Unknown tokens, and tokens of other clients, are answered 200 and left alone.
+#[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+                 description = "token, token_type_hint?; client authentication as for the token endpoint"),
+    responses((status = 200, description = "Revoked (or unknown)"), (status = 401, description = "invalid_client")))]
 pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let form = match params(&String::from_utf8_lossy(&body)) {
         Ok(f) => f,
