@@ -1,7 +1,12 @@
-//! Ingestion (contract 3.3): parse each item on its own, route it, and write the events with
-//! the deliveries they cause in one transaction, before answering.
+//! Ingestion (contract 3.3): parse each item on its own, route the batch, and write the events
+//! with the deliveries they cause in one transaction, before answering.
+//!
+//! Routing works on the whole batch with a handful of statements (owners of every post named,
+//! apps of every slug named, subscribers of every owner), then replays the items in order in
+//! memory, so that a post update earlier in a batch decides who owns the post for a message
+//! later in it, and a revocation earlier in it ends what it ends for the items after it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use kenar_wire::platform::{IngestEvent, IngestResult};
 use kenar_wire::status::{Code, Status};
@@ -11,16 +16,10 @@ use serde_json::{Map, Value};
 use crate::domain::pseudonym::PseudonymKey;
 use crate::domain::{ScopeName, UserId};
 use crate::metrics::Metrics;
-use crate::store::{IngestTx, RoutedApp, Store, StoreResult};
+use crate::store::{NewDelivery, RoutedApp, Store, StoreResult, Subscriber};
 
 /// Largest batch one ingestion call takes.
 pub const MAX_BATCH: usize = 1000;
-
-/// One webhook an event causes.
-struct Target {
-    app_id: i64,
-    body: String,
-}
 
 /// What ingestion needs besides the store.
 pub struct Ingestor<'a> {
@@ -29,67 +28,27 @@ pub struct Ingestor<'a> {
     pub metrics: &'a Metrics,
 }
 
-impl Ingestor<'_> {
-    /// Ingests `items`; one result per item, in order. Accepted events are durable when this
-    /// returns.
-    pub async fn ingest(&self, items: &[Value], now: i64) -> StoreResult<Vec<IngestResult>> {
-        let mut tx = self.store.begin_ingest().await?;
-        let mut router = Router {
-            tx: &mut tx,
-            pseudonyms: self.pseudonyms,
-            apps: HashMap::new(),
-            now,
-        };
-        let mut results = Vec::with_capacity(items.len());
-        let mut accepted = Vec::new();
-        for item in items {
-            let event = match IngestEvent::from_value(item) {
-                Ok(e) => e,
-                Err(violations) => {
-                    results.push(IngestResult::invalid(violations));
-                    continue;
-                }
-            };
-            let targets = match router.route(&event).await? {
-                Ok(t) => t,
-                Err(error) => {
-                    results.push(IngestResult::Rejected { error });
-                    continue;
-                }
-            };
-            let kind = event.webhook_type().as_str();
-            let payload = serde_json::to_string(&event).unwrap_or_default();
-            let event_id = router.tx.insert_event(kind, &payload, now).await?;
-            for t in &targets {
-                router
-                    .tx
-                    .insert_delivery(event_id, t.app_id, kind, &t.body, now)
-                    .await?;
-            }
-            tracing::debug!(event_id, kind, deliveries = targets.len(), "event ingested");
-            accepted.push(kind);
-            results.push(IngestResult::Accepted {
-                event_id: format!("evt_{event_id}"),
-            });
-        }
-        tx.commit().await?;
-        for kind in accepted {
-            self.metrics
-                .ingested
-                .get_or_create(&vec![("type", kind)])
-                .inc();
-        }
-        Ok(results)
-    }
+/// Where an event goes, once the facts it depends on are known.
+enum Plan {
+    /// To the owner's subscribers of `event_type` on `post` (or on all their posts).
+    Subscribers {
+        event_type: &'static str,
+        owner: String,
+        post: String,
+    },
+    /// To one app, without subscription (none when it has no webhook URL).
+    Direct(RoutedApp),
+    /// A revocation: the grants end here; the app is told if a grant asked to be.
+    Revocation { app: RoutedApp, user: UserId },
 }
 
-/// Routing of one batch, inside its transaction.
-struct Router<'t> {
-    tx: &'t mut IngestTx,
-    pseudonyms: &'t PseudonymKey,
-    /// Apps by slug, looked up once per batch.
-    apps: HashMap<String, Option<RoutedApp>>,
-    now: i64,
+/// An event routed: its slot in the batch, its type, its stored form, and its webhooks as
+/// (app, body).
+struct Routed {
+    index: usize,
+    kind: &'static str,
+    stored: String,
+    targets: Vec<(i64, String)>,
 }
 
 fn render(metadata: Option<&str>, payload: WebhookPayload) -> String {
@@ -97,150 +56,352 @@ fn render(metadata: Option<&str>, payload: WebhookPayload) -> String {
     serde_json::to_string(&Webhook { metadata, payload }).unwrap_or_default()
 }
 
-impl Router<'_> {
-    async fn app(&mut self, slug: &str) -> StoreResult<Result<RoutedApp, Status>> {
-        if !self.apps.contains_key(slug) {
-            let app = self.tx.app(slug).await?;
-            self.apps.insert(slug.to_owned(), app);
+fn payload(event: &IngestEvent, revoked_user: Option<String>) -> WebhookPayload {
+    match event {
+        IngestEvent::NewMessage { message, .. } => WebhookPayload::NewMessage(message.clone()),
+        IngestEvent::NewChatbotMessage { message, .. } => {
+            WebhookPayload::NewChatbotMessage(message.clone())
         }
-        Ok(self
-            .apps
-            .get(slug)
-            .copied()
-            .flatten()
-            .ok_or_else(|| Status::new(Code::NotFound, format!("app {slug:?} not found"))))
-    }
-
-    /// The post's owner: as given, or as the platform's post updates said.
-    async fn owner(
-        &mut self,
-        post: &str,
-        given: Option<&str>,
-    ) -> StoreResult<Result<String, Status>> {
-        if let Some(owner) = given {
-            return Ok(Ok(owner.to_owned()));
+        IngestEvent::PostUpdate { update, .. } => WebhookPayload::PostUpdate(update.clone()),
+        IngestEvent::PaymentTransaction { transaction, .. } => {
+            WebhookPayload::PaymentTransaction(transaction.clone())
         }
-        Ok(self.tx.post_owner(post).await?.ok_or_else(|| {
-            Status::new(
-                Code::FailedPrecondition,
-                format!(
-                    "the owner of post {post:?} is not known: give it in this event, or publish \
-                     a post_update with owner_id first"
-                ),
-            )
-        }))
-    }
-
-    /// Subscribers' webhooks, one per app; a post's own subscription wins over an all-posts
-    /// one (its metadata is the one sent).
-    async fn subscribed(
-        &mut self,
-        owner: &str,
-        event_type: &str,
-        post: &str,
-        payload: impl Fn() -> WebhookPayload,
-    ) -> StoreResult<Vec<Target>> {
-        let mut subs = self
-            .tx
-            .subscribers(owner, event_type, post, self.now)
-            .await?;
-        subs.sort_by_key(|s| (s.app_id, s.resource.is_empty()));
-        subs.dedup_by_key(|s| s.app_id);
-        Ok(subs
-            .into_iter()
-            .map(|s| Target {
-                app_id: s.app_id,
-                body: render(s.metadata.as_deref(), payload()),
+        IngestEvent::UserAccessRevocation { .. } => {
+            WebhookPayload::UserAccessRevocation(UserAccessRevocation {
+                user_id: revoked_user.unwrap_or_default(),
             })
-            .collect())
-    }
-
-    async fn route(&mut self, event: &IngestEvent) -> StoreResult<Result<Vec<Target>, Status>> {
-        match event {
-            IngestEvent::NewMessage {
-                message,
-                post_owner_id,
-            } => {
-                let post = message.conversation.post_token.clone().unwrap_or_default();
-                let owner = match self.owner(&post, post_owner_id.as_deref()).await? {
-                    Ok(o) => o,
-                    Err(e) => return Ok(Err(e)),
-                };
-                let payload = || WebhookPayload::NewMessage(message.clone());
-                Ok(Ok(self
-                    .subscribed(&owner, "NEW_MESSAGE_ON_POST", &post, payload)
-                    .await?))
-            }
-            IngestEvent::PostUpdate { update, owner_id } => {
-                let post = update.post.token.clone();
-                if let Some(owner) = owner_id {
-                    self.tx.set_post_owner(&post, owner, self.now).await?;
-                }
-                let owner = match self.owner(&post, owner_id.as_deref()).await? {
-                    Ok(o) => o,
-                    Err(e) => return Ok(Err(e)),
-                };
-                let payload = || WebhookPayload::PostUpdate(update.clone());
-                Ok(Ok(self
-                    .subscribed(&owner, "POST_UPDATE", &post, payload)
-                    .await?))
-            }
-            IngestEvent::NewChatbotMessage {
-                message, app_slug, ..
-            } => {
-                let payload = WebhookPayload::NewChatbotMessage(message.clone());
-                Ok(self.app(app_slug).await?.map(|app| direct(app, payload)))
-            }
-            IngestEvent::PaymentTransaction {
-                transaction,
-                app_slug,
-            } => {
-                let payload = WebhookPayload::PaymentTransaction(transaction.clone());
-                Ok(self.app(app_slug).await?.map(|app| direct(app, payload)))
-            }
-            IngestEvent::UserAccessRevocation { app_slug, user_id } => {
-                let app = match self.app(app_slug).await? {
-                    Ok(a) => a,
-                    Err(e) => return Ok(Err(e)),
-                };
-                let user = match UserId::parse(user_id) {
-                    Ok(u) => u,
-                    Err(e) => {
-                        return Ok(Err(Status::new(
-                            Code::InvalidArgument,
-                            format!("user_id: {e}"),
-                        )))
-                    }
-                };
-                // The user's grants to the app end here, and with them its tokens and the
-                // subscriptions those registered.
-                let grants = self
-                    .tx
-                    .revoke_grants(app.id, user.as_str(), self.now)
-                    .await?;
-                let notify = grants.iter().any(|s| {
-                    s.has_global(ScopeName::NotificationAccessRevocation)
-                        && s.has_global(ScopeName::UserId)
-                });
-                if !notify {
-                    return Ok(Ok(Vec::new()));
-                }
-                let payload = WebhookPayload::UserAccessRevocation(UserAccessRevocation {
-                    user_id: self.pseudonyms.user_id_for_app(app.id, &user),
-                });
-                Ok(Ok(direct(app, payload)))
-            }
         }
     }
 }
 
-/// A webhook to one app regardless of subscriptions; none when it has no webhook URL.
-fn direct(app: RoutedApp, payload: WebhookPayload) -> Vec<Target> {
-    if !app.has_webhook {
-        return Vec::new();
+fn post_of(event: &IngestEvent) -> Option<&str> {
+    match event {
+        IngestEvent::NewMessage { message, .. } => message.conversation.post_token.as_deref(),
+        IngestEvent::PostUpdate { update, .. } => Some(&update.post.token),
+        _ => None,
     }
-    vec![Target {
-        app_id: app.id,
-        body: render(None, payload),
-    }]
+}
+
+fn app_of(event: &IngestEvent) -> Option<&str> {
+    match event {
+        IngestEvent::NewChatbotMessage { app_slug, .. }
+        | IngestEvent::PaymentTransaction { app_slug, .. }
+        | IngestEvent::UserAccessRevocation { app_slug, .. } => Some(app_slug),
+        _ => None,
+    }
+}
+
+fn unknown_owner(post: &str) -> Status {
+    Status::new(
+        Code::FailedPrecondition,
+        format!(
+            "the owner of post {post:?} is not known: give it in this event, or publish a \
+             post_update with owner_id first"
+        ),
+    )
+}
+
+impl Ingestor<'_> {
+    /// Ingests `items`; one result per item, in order. Accepted events are durable when this
+    /// returns.
+    pub async fn ingest(&self, items: &[Value], now: i64) -> StoreResult<Vec<IngestResult>> {
+        let mut results: Vec<Option<IngestResult>> = vec![None; items.len()];
+        let mut events = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match IngestEvent::from_value(item) {
+                Ok(e) => events.push((i, e)),
+                Err(violations) => results[i] = Some(IngestResult::invalid(violations)),
+            }
+        }
+
+        let mut tx = self.store.begin_ingest().await?;
+        let posts: Vec<&str> = dedup(events.iter().filter_map(|(_, e)| post_of(e)));
+        let slugs: Vec<&str> = dedup(events.iter().filter_map(|(_, e)| app_of(e)));
+        let mut owners = tx.post_owners(&posts).await?;
+        let apps = tx.apps(&slugs).await?;
+
+        // Replay the batch in order: ownership as the post updates say, apps by slug.
+        let mut plans: Vec<(usize, &IngestEvent, Plan)> = Vec::with_capacity(events.len());
+        let mut owner_changes: HashMap<&str, &str> = HashMap::new();
+        for (i, event) in &events {
+            let plan = match event {
+                IngestEvent::NewMessage { post_owner_id, .. } => {
+                    let post = post_of(event).unwrap_or_default();
+                    match post_owner_id.clone().or_else(|| owners.get(post).cloned()) {
+                        Some(owner) => Ok(Plan::Subscribers {
+                            event_type: "NEW_MESSAGE_ON_POST",
+                            owner,
+                            post: post.to_owned(),
+                        }),
+                        None => Err(unknown_owner(post)),
+                    }
+                }
+                IngestEvent::PostUpdate { update, owner_id } => {
+                    let post = update.post.token.as_str();
+                    if let Some(owner) = owner_id {
+                        owners.insert(post.to_owned(), owner.clone());
+                        owner_changes.insert(post, owner);
+                    }
+                    match owners.get(post) {
+                        Some(owner) => Ok(Plan::Subscribers {
+                            event_type: "POST_UPDATE",
+                            owner: owner.clone(),
+                            post: post.to_owned(),
+                        }),
+                        None => Err(unknown_owner(post)),
+                    }
+                }
+                IngestEvent::NewChatbotMessage { app_slug, .. }
+                | IngestEvent::PaymentTransaction { app_slug, .. } => {
+                    apps.get(app_slug).map(|a| Plan::Direct(*a)).ok_or_else(|| {
+                        Status::new(Code::NotFound, format!("app {app_slug:?} not found"))
+                    })
+                }
+                IngestEvent::UserAccessRevocation { app_slug, user_id } => {
+                    match (apps.get(app_slug), UserId::parse(user_id)) {
+                        (None, _) => Err(Status::new(
+                            Code::NotFound,
+                            format!("app {app_slug:?} not found"),
+                        )),
+                        (_, Err(e)) => {
+                            Err(Status::new(Code::InvalidArgument, format!("user_id: {e}")))
+                        }
+                        (Some(app), Ok(user)) => Ok(Plan::Revocation { app: *app, user }),
+                    }
+                }
+            };
+            match plan {
+                Ok(p) => plans.push((*i, event, p)),
+                Err(error) => results[*i] = Some(IngestResult::Rejected { error }),
+            }
+        }
+        let changes: Vec<(&str, &str)> = owner_changes.into_iter().collect();
+        tx.set_post_owners(&changes, now).await?;
+
+        // Subscribers of every owner involved, one query per event type.
+        let mut subscribers: HashMap<(&str, String), Vec<Subscriber>> = HashMap::new();
+        for event_type in ["NEW_MESSAGE_ON_POST", "POST_UPDATE"] {
+            let users: Vec<&str> = dedup(plans.iter().filter_map(|(_, _, p)| match p {
+                Plan::Subscribers {
+                    event_type: t,
+                    owner,
+                    ..
+                } if *t == event_type => Some(owner.as_str()),
+                _ => None,
+            }));
+            if users.is_empty() {
+                continue;
+            }
+            for s in tx.subscribers(event_type, &users, now).await? {
+                subscribers
+                    .entry((event_type, s.user_id.clone()))
+                    .or_default()
+                    .push(s);
+            }
+        }
+
+        // Targets, in order; revocations take effect for the items after them.
+        let mut revoked: Vec<(i64, String)> = Vec::new();
+        let mut rows: Vec<Routed> = Vec::new();
+        for (i, event, plan) in &plans {
+            let kind = event.webhook_type().as_str();
+            let targets = match plan {
+                Plan::Subscribers {
+                    event_type,
+                    owner,
+                    post,
+                } => {
+                    let mut matched: Vec<&Subscriber> = subscribers
+                        .get(&(*event_type, owner.clone()))
+                        .map(|v| {
+                            v.iter()
+                                .filter(|s| s.resource.is_empty() || s.resource == *post)
+                                .filter(|s| {
+                                    !revoked.iter().any(|(a, u)| *a == s.app_id && u == owner)
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    // One webhook per app; the post's own subscription wins (its metadata).
+                    matched.sort_by_key(|s| (s.app_id, s.resource.is_empty()));
+                    matched.dedup_by_key(|s| s.app_id);
+                    matched
+                        .into_iter()
+                        .map(|s| {
+                            (
+                                s.app_id,
+                                render(s.metadata.as_deref(), payload(event, None)),
+                            )
+                        })
+                        .collect()
+                }
+                Plan::Direct(app) if app.has_webhook => {
+                    vec![(app.id, render(None, payload(event, None)))]
+                }
+                Plan::Direct(_) => Vec::new(),
+                Plan::Revocation { app, user } => {
+                    let grants = tx.revoke_grants(app.id, user.as_str(), now).await?;
+                    revoked.push((app.id, user.as_str().to_owned()));
+                    let notify = app.has_webhook
+                        && grants.iter().any(|s| {
+                            s.has_global(ScopeName::NotificationAccessRevocation)
+                                && s.has_global(ScopeName::UserId)
+                        });
+                    if notify {
+                        let pseudonym = self.pseudonyms.user_id_for_app(app.id, user);
+                        vec![(app.id, render(None, payload(event, Some(pseudonym))))]
+                    } else {
+                        Vec::new()
+                    }
+                }
+            };
+            let stored = serde_json::to_string(event).unwrap_or_default();
+            rows.push(Routed {
+                index: *i,
+                kind,
+                stored,
+                targets,
+            });
+        }
+
+        let event_rows: Vec<(&str, String)> =
+            rows.iter().map(|r| (r.kind, r.stored.clone())).collect();
+        let ids = tx.insert_events(&event_rows, now).await?;
+        let mut deliveries = Vec::new();
+        for (r, id) in rows.iter().zip(&ids) {
+            for (app_id, body) in &r.targets {
+                deliveries.push(NewDelivery {
+                    event_id: *id,
+                    app_id: *app_id,
+                    event_type: r.kind,
+                    body: body.clone(),
+                });
+            }
+            tracing::debug!(
+                event_id = id,
+                kind = r.kind,
+                deliveries = r.targets.len(),
+                "event ingested"
+            );
+            results[r.index] = Some(IngestResult::Accepted {
+                event_id: format!("evt_{id}"),
+            });
+        }
+        tx.insert_deliveries(&deliveries, now).await?;
+        tx.commit().await?;
+        for r in &rows {
+            self.metrics
+                .ingested
+                .get_or_create(&vec![("type", r.kind)])
+                .inc();
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| IngestResult::Rejected {
+                    error: Status::new(Code::Internal, "item was not processed"),
+                })
+            })
+            .collect())
+    }
+}
+
+/// The distinct values, in first-seen order.
+fn dedup<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    values.filter(|v| seen.insert(*v)).collect()
+}
+
+/// Group commit: concurrent ingestion calls are written together, in one transaction (one
+/// fsync), by one task. A call waits for the batch it joined to commit.
+#[derive(Debug, Clone)]
+pub struct IngestQueue {
+    tx: tokio::sync::mpsc::Sender<Job>,
+}
+
+#[derive(Debug)]
+struct Job {
+    items: Vec<Value>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<IngestResult>, IngestFailed>>,
+}
+
+/// Items one group commit takes at most (several calls' batches together).
+const GROUP_MAX_ITEMS: usize = 4 * MAX_BATCH;
+
+/// Why a group commit failed; every call in the group gets it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IngestFailed {
+    #[error("the ingestion writer has stopped")]
+    WriterGone,
+    #[error("writing the batch failed: {0}")]
+    Store(String),
+}
+
+impl IngestQueue {
+    /// Starts the writer task; it runs until every queue handle is dropped.
+    pub fn start(
+        store: Store,
+        pseudonyms: PseudonymKey,
+        metrics: std::sync::Arc<Metrics>,
+    ) -> IngestQueue {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Job>(1024);
+        tokio::spawn(async move {
+            let mut jobs: Vec<Job> = Vec::new();
+            while let Some(first) = rx.recv().await {
+                let mut items = first.items.len();
+                jobs.push(first);
+                while items < GROUP_MAX_ITEMS {
+                    match rx.try_recv() {
+                        Ok(job) => {
+                            items += job.items.len();
+                            jobs.push(job);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let all: Vec<Value> = jobs.iter().flat_map(|j| j.items.iter().cloned()).collect();
+                let ingestor = Ingestor {
+                    store: &store,
+                    pseudonyms: &pseudonyms,
+                    metrics: &metrics,
+                };
+                let now = crate::domain::time::now_ms();
+                match ingestor.ingest(&all, now).await {
+                    Ok(results) => {
+                        let mut results = results.into_iter();
+                        for job in jobs.drain(..) {
+                            let mine: Vec<IngestResult> =
+                                results.by_ref().take(job.items.len()).collect();
+                            let _ = job.reply.send(Ok(mine));
+                        }
+                    }
+                    Err(e) => {
+                        // The whole group failed together; each call reports it.
+                        let mut message = e.to_string();
+                        let mut source = std::error::Error::source(&e);
+                        while let Some(s) = source {
+                            message.push_str(": ");
+                            message.push_str(&s.to_string());
+                            source = s.source();
+                        }
+                        let failed = IngestFailed::Store(message);
+                        for job in jobs.drain(..) {
+                            let _ = job.reply.send(Err(failed.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        IngestQueue { tx }
+    }
+
+    /// Ingests `items` with whatever else is waiting; returns this call's results.
+    pub async fn ingest(&self, items: Vec<Value>) -> Result<Vec<IngestResult>, IngestFailed> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Job { items, reply })
+            .await
+            .map_err(|_| IngestFailed::WriterGone)?;
+        answer.await.map_err(|_| IngestFailed::WriterGone)?
+    }
 }

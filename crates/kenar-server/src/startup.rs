@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::delivery::{self, DeliveryConfig, Wake};
 use crate::domain::url::PrivateTargets;
 use crate::http::state::{AppState, Context};
+use crate::ingest::IngestQueue;
 use crate::introspection::Introspector;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
@@ -48,13 +49,15 @@ impl Application {
         let listener = TcpListener::bind(&settings.listen)
             .await
             .map_err(|e| StartupError::Bind(settings.listen.clone(), e))?;
+        let metrics = Arc::new(Metrics::default());
+        let ingest = IngestQueue::start(store.clone(), pseudonyms.clone(), Arc::clone(&metrics));
         let state = Arc::new(Context {
             store,
             pseudonyms,
             admin_token: settings.admin_token.value.clone(),
             platform_token: settings.platform_token.value.clone(),
             private_targets: settings.private_targets,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             wake: Wake::default(),
             default_limits: settings.default_limits,
             outbound: delivery::sender::outbound_client(
@@ -76,6 +79,8 @@ impl Application {
                 )),
                 None => None,
             },
+            stopping: CancellationToken::new(),
+            ingest,
         });
         Ok(Application {
             listener,
@@ -118,10 +123,12 @@ impl Application {
         }
         tracker.spawn(prune_rate_counters(store.clone(), cancel.clone()));
         tracker.close();
+        let stopping = self.state.stopping.clone();
         let router = crate::http::router(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
             shutdown.await;
+            stopping.cancel();
             let _ = stopping_tx.send(());
         });
         let mut server = std::pin::pin!(server.into_future());

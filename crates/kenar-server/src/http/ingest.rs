@@ -3,7 +3,7 @@
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::Json;
-use kenar_wire::platform::{IngestRequest, IngestResponse};
+use kenar_wire::platform::{IngestRequest, IngestResponse, IngestResult};
 use kenar_wire::status::Status;
 use kenar_wire::FromJson;
 use serde_json::Value;
@@ -12,8 +12,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::read_object;
 use super::state::AppState;
 use crate::domain::credentials;
-use crate::domain::time::now_ms;
-use crate::ingest::{Ingestor, MAX_BATCH};
+use crate::ingest::MAX_BATCH;
 
 /// Largest ingestion body: a full batch of large events.
 pub const MAX_INGEST_BYTES: usize = 16 * 1024 * 1024;
@@ -88,12 +87,25 @@ pub async fn publish(
     _: Platform,
     IngestBody(items): IngestBody,
 ) -> ApiResult<Json<IngestResponse>> {
-    let ingestor = Ingestor {
-        store: &state.store,
-        pseudonyms: &state.pseudonyms,
-        metrics: &state.metrics,
-    };
-    let results = ingestor.ingest(&items, now_ms()).await?;
+    let results = state
+        .ingest
+        .ingest(items)
+        .await
+        .map_err(ApiError::internal)?;
     state.wake.notify();
+    let accepted: Vec<&str> = results
+        .iter()
+        .filter_map(|r| match r {
+            IngestResult::Accepted { event_id } => Some(event_id.as_str()),
+            IngestResult::Rejected { .. } => None,
+        })
+        .collect();
+    tracing::info!(
+        accepted = accepted.len(),
+        rejected = results.len() - accepted.len(),
+        first_event_id = accepted.first().copied().unwrap_or(""),
+        last_event_id = accepted.last().copied().unwrap_or(""),
+        "events ingested"
+    );
     Ok(Json(IngestResponse { results }))
 }

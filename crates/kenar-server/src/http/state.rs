@@ -34,6 +34,11 @@ pub struct Context {
     /// When set, access tokens are validated by this external authorization server instead of
     /// the built-in one.
     pub introspector: Option<crate::introspection::Introspector>,
+    /// Fires when the server starts shutting down, so that long-lived responses (the delivery
+    /// stream) end instead of holding the graceful shutdown up.
+    pub stopping: tokio_util::sync::CancellationToken,
+    /// Group commit of ingestion calls.
+    pub ingest: crate::ingest::IngestQueue,
 }
 
 pub type AppState = Arc<Context>;

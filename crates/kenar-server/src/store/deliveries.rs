@@ -104,6 +104,17 @@ fn delivery_from_row(r: &AnyRow) -> StoreResult<DeliveryRecord> {
     })
 }
 
+/// Outcomes per multi-row statement.
+const OUTCOME_CHUNK: usize = 200;
+
+/// `($k+1, ..., $k+width), ...` for `rows` rows, numbering after `skip` parameters.
+fn value_rows(rows: usize, width: usize, skip: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(skip + r * width + 1, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `$first, $first+1, ...` for `n` values.
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
@@ -144,15 +155,23 @@ impl Store {
              AND status = 'PENDING' AND (lease_until IS NULL OR lease_until < $3) \
              RETURNING id, app_id, event_type, body, attempts, schedule_step"
         );
-        let mut query = sqlx::query(&sql)
-            .bind(lease_until)
-            .bind(owner)
-            .bind(now)
-            .bind(limit);
-        for id in exclude {
-            query = query.bind(*id);
-        }
-        let rows = query.fetch_all(&self.write).await?;
+        let exclude = exclude.to_vec();
+        let owner = owner.to_owned();
+        let rows = self
+            .bookkeeping(move |conn| {
+                Box::pin(async move {
+                    let mut query = sqlx::query(&sql)
+                        .bind(lease_until)
+                        .bind(owner)
+                        .bind(now)
+                        .bind(limit);
+                    for id in exclude {
+                        query = query.bind(id);
+                    }
+                    Ok(query.fetch_all(conn).await?)
+                })
+            })
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(ClaimedDelivery {
@@ -204,85 +223,105 @@ impl Store {
         now: i64,
         disable_after_ms: i64,
     ) -> StoreResult<Vec<i64>> {
-        let mut tx = self.write.begin().await?;
-        for o in outcomes {
-            let a = &o.attempt;
-            sqlx::query(
-                "INSERT INTO delivery_attempts (delivery_id, attempted_at, status_code, \
-                 latency_ms, response_body, error) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(o.delivery_id)
-            .bind(a.attempted_at)
-            .bind(a.status_code)
-            .bind(a.latency_ms)
-            .bind(a.response_body.as_deref())
-            .bind(a.error.as_deref())
-            .execute(&mut *tx)
-            .await?;
-            let (status, next_at, step): (&str, i64, i64) = match o.next {
-                Next::Succeeded => ("SUCCEEDED", now, 0),
-                Next::Retry { at } => ("PENDING", at, 1),
-                Next::Failed => ("FAILED", now, 0),
-            };
-            sqlx::query(
-                "UPDATE deliveries SET status = $3, attempts = attempts + 1, \
-                 schedule_step = schedule_step + $4, next_attempt_at = $5, lease_until = NULL, \
-                 lease_owner = NULL, last_status = $6, last_error = $7, updated_at = $8 \
-                 WHERE id = $1 AND lease_owner = $2",
-            )
-            .bind(o.delivery_id)
-            .bind(owner)
-            .bind(status)
-            .bind(step)
-            .bind(next_at)
-            .bind(a.status_code)
-            .bind(a.error.as_deref())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        // The last outcome of each app in the batch says whether its endpoint is healthy now.
-        let mut last: Vec<(i64, bool)> = Vec::new();
-        for o in outcomes.iter().rev() {
-            if !last.iter().any(|(id, _)| *id == o.app_id) {
-                last.push((o.app_id, o.next == Next::Succeeded));
-            }
-        }
-        let mut disabled = Vec::new();
-        for (app_id, healthy) in last {
-            if healthy {
-                sqlx::query(
-                    "UPDATE apps SET webhook_failing_since = NULL \
-                     WHERE id = $1 AND webhook_failing_since IS NOT NULL",
-                )
-                .bind(app_id)
-                .execute(&mut *tx)
-                .await?;
-                continue;
-            }
-            sqlx::query(
-                "UPDATE apps SET webhook_failing_since = COALESCE(webhook_failing_since, $2) \
-                 WHERE id = $1",
-            )
-            .bind(app_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let row = sqlx::query(
-                "UPDATE apps SET webhook_disabled_at = $2 WHERE id = $1 \
-                 AND webhook_disabled_at IS NULL AND webhook_failing_since <= $3 RETURNING id",
-            )
-            .bind(app_id)
-            .bind(now)
-            .bind(now - disable_after_ms)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if row.is_some() {
-                disabled.push(app_id);
-            }
-        }
-        tx.commit().await?;
-        Ok(disabled)
+        let owner = owner.to_owned();
+        let outcomes = outcomes.to_vec();
+        self.bookkeeping(move |conn| {
+            Box::pin(async move {
+                let owner = owner.as_str();
+                let outcomes = outcomes.as_slice();
+                let mut tx = sqlx::Connection::begin(conn).await?;
+                // Two statements per chunk, whatever its size: every attempt, then every delivery's
+                // next state (only where this worker still holds the lease).
+                for chunk in outcomes.chunks(OUTCOME_CHUNK) {
+                    let sql = format!(
+                        "INSERT INTO delivery_attempts (delivery_id, attempted_at, status_code, \
+                         latency_ms, response_body, error) VALUES {}",
+                        value_rows(chunk.len(), 6, 0)
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for o in chunk {
+                        let a = &o.attempt;
+                        q = q
+                            .bind(o.delivery_id)
+                            .bind(a.attempted_at)
+                            .bind(a.status_code)
+                            .bind(a.latency_ms)
+                            .bind(a.response_body.as_deref())
+                            .bind(a.error.as_deref());
+                    }
+                    q.execute(&mut *tx).await?;
+
+                    let sql = format!(
+                        "WITH v (id, status, step, next_at, last_status, last_error) AS (VALUES {}) \
+                         UPDATE deliveries SET status = v.status, attempts = attempts + 1, \
+                         schedule_step = schedule_step + v.step, next_attempt_at = v.next_at, \
+                         lease_until = NULL, lease_owner = NULL, last_status = v.last_status, \
+                         last_error = v.last_error, updated_at = $1 \
+                         FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = $2",
+                        value_rows(chunk.len(), 6, 2)
+                    );
+                    let mut q = sqlx::query(&sql).bind(now).bind(owner);
+                    for o in chunk {
+                        let (status, next_at, step): (&str, i64, i64) = match o.next {
+                            Next::Succeeded => ("SUCCEEDED", now, 0),
+                            Next::Retry { at } => ("PENDING", at, 1),
+                            Next::Failed => ("FAILED", now, 0),
+                        };
+                        q = q
+                            .bind(o.delivery_id)
+                            .bind(status)
+                            .bind(step)
+                            .bind(next_at)
+                            .bind(o.attempt.status_code)
+                            .bind(o.attempt.error.as_deref());
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                // The last outcome of each app in the batch says whether its endpoint is healthy now.
+                let mut last: Vec<(i64, bool)> = Vec::new();
+                for o in outcomes.iter().rev() {
+                    if !last.iter().any(|(id, _)| *id == o.app_id) {
+                        last.push((o.app_id, o.next == Next::Succeeded));
+                    }
+                }
+                let mut disabled = Vec::new();
+                for (app_id, healthy) in last {
+                    if healthy {
+                        sqlx::query(
+                            "UPDATE apps SET webhook_failing_since = NULL \
+                             WHERE id = $1 AND webhook_failing_since IS NOT NULL",
+                        )
+                        .bind(app_id)
+                        .execute(&mut *tx)
+                        .await?;
+                        continue;
+                    }
+                    sqlx::query(
+                        "UPDATE apps SET webhook_failing_since = COALESCE(webhook_failing_since, $2) \
+                         WHERE id = $1",
+                    )
+                    .bind(app_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    let row = sqlx::query(
+                        "UPDATE apps SET webhook_disabled_at = $2 WHERE id = $1 \
+                         AND webhook_disabled_at IS NULL AND webhook_failing_since <= $3 RETURNING id",
+                    )
+                    .bind(app_id)
+                    .bind(now)
+                    .bind(now - disable_after_ms)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if row.is_some() {
+                        disabled.push(app_id);
+                    }
+                }
+                tx.commit().await?;
+                Ok(disabled)
+            })
+        })
+        .await
     }
 
     /// The delivery log, newest first.

@@ -1,15 +1,23 @@
-//! The ingestion transaction: an event and the deliveries it causes are written together, and
-//! the batch commits once (one fsync for many events).
+//! The ingestion transaction: events and the deliveries they cause are written together, and
+//! the batch commits once (one fsync for many events). Every statement here works on a whole
+//! batch: a statement costs a round trip (for SQLite, a hop to its connection thread), so the
+//! count of statements, not of rows, bounds ingestion.
+
+use std::collections::HashMap;
 
 use sqlx::{Any, Row, Transaction};
 
 use super::{opt, Store, StoreResult};
 use crate::domain::ScopeSet;
 
-/// A subscription an event matched.
+/// Rows per multi-row statement: well under both dialects' parameter limits.
+const CHUNK: usize = 500;
+
+/// A subscription an event may match.
 #[derive(Debug, Clone)]
 pub struct Subscriber {
     pub app_id: i64,
+    pub user_id: String,
     /// `""` for an all-posts subscription.
     pub resource: String,
     pub metadata: Option<String>,
@@ -20,6 +28,15 @@ pub struct Subscriber {
 pub struct RoutedApp {
     pub id: i64,
     pub has_webhook: bool,
+}
+
+/// A delivery to insert.
+#[derive(Debug, Clone)]
+pub struct NewDelivery<'a> {
+    pub event_id: i64,
+    pub app_id: i64,
+    pub event_type: &'a str,
+    pub body: String,
 }
 
 /// One open ingestion transaction. Dropping it without [`IngestTx::commit`] rolls it back.
@@ -35,82 +52,122 @@ impl Store {
     }
 }
 
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, $2, ...), ($k, ...)` for `rows` rows of `width` parameters.
+fn value_rows(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(r * width + 1, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl IngestTx {
     pub async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await?;
         Ok(())
     }
 
-    pub async fn post_owner(&mut self, token: &str) -> StoreResult<Option<String>> {
-        let row = sqlx::query("SELECT owner_id FROM posts WHERE token = $1")
-            .bind(token)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        Ok(row.map(|r| r.try_get("owner_id")).transpose()?)
+    /// The owners of these posts, as recorded.
+    pub async fn post_owners(&mut self, tokens: &[&str]) -> StoreResult<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for chunk in tokens.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT token, owner_id FROM posts WHERE token IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for t in chunk {
+                q = q.bind(*t);
+            }
+            for r in q.fetch_all(&mut *self.tx).await? {
+                out.insert(r.try_get("token")?, r.try_get("owner_id")?);
+            }
+        }
+        Ok(out)
     }
 
-    /// Records who owns a post, as the platform's post updates say.
-    pub async fn set_post_owner(&mut self, token: &str, owner: &str, now: i64) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
-             ON CONFLICT (token) DO UPDATE SET owner_id = excluded.owner_id, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(token)
-        .bind(owner)
-        .bind(now)
-        .execute(&mut *self.tx)
-        .await?;
+    /// Records who owns these posts, as the platform's post updates say.
+    pub async fn set_post_owners(&mut self, owners: &[(&str, &str)], now: i64) -> StoreResult<()> {
+        for chunk in owners.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES {} \
+                 ON CONFLICT (token) DO UPDATE SET owner_id = excluded.owner_id, \
+                 updated_at = excluded.updated_at",
+                value_rows(chunk.len(), 4)
+            );
+            let mut q = sqlx::query(&sql);
+            for (token, owner) in chunk {
+                q = q.bind(*token).bind(*owner).bind(now).bind(now);
+            }
+            q.execute(&mut *self.tx).await?;
+        }
         Ok(())
     }
 
-    pub async fn app(&mut self, slug: &str) -> StoreResult<Option<RoutedApp>> {
-        let row = sqlx::query("SELECT id, webhook_url FROM apps WHERE slug = $1")
-            .bind(slug)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        row.map(|r| {
-            Ok(RoutedApp {
-                id: r.try_get("id")?,
-                has_webhook: opt::<String>(&r, "webhook_url")?.is_some(),
-            })
-        })
-        .transpose()
+    /// These apps, by slug; unknown slugs are absent.
+    pub async fn apps(&mut self, slugs: &[&str]) -> StoreResult<HashMap<String, RoutedApp>> {
+        let mut out = HashMap::new();
+        for chunk in slugs.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT id, slug, webhook_url FROM apps WHERE slug IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for s in chunk {
+                q = q.bind(*s);
+            }
+            for r in q.fetch_all(&mut *self.tx).await? {
+                out.insert(
+                    r.try_get("slug")?,
+                    RoutedApp {
+                        id: r.try_get("id")?,
+                        has_webhook: opt::<String>(&r, "webhook_url")?.is_some(),
+                    },
+                );
+            }
+        }
+        Ok(out)
     }
 
-    /// Live subscriptions of `owner` to `event_type` on `post` or on all their posts, of apps
-    /// that have a webhook URL.
+    /// Live `event_type` subscriptions of these users, of apps that have a webhook URL.
     pub async fn subscribers(
         &mut self,
-        owner: &str,
         event_type: &str,
-        post: &str,
+        users: &[&str],
         now: i64,
     ) -> StoreResult<Vec<Subscriber>> {
-        let rows = sqlx::query(
-            "SELECT s.app_id, s.resource, s.metadata FROM subscriptions s \
-             JOIN access_tokens t ON t.id = s.access_token_id \
-             JOIN grants g ON g.id = t.grant_id \
-             JOIN apps a ON a.id = s.app_id \
-             WHERE s.user_id = $1 AND s.event_type = $2 AND (s.resource = $3 OR s.resource = '') \
-             AND t.revoked_at IS NULL AND g.revoked_at IS NULL AND t.expires_at > $4 \
-             AND a.webhook_url IS NOT NULL",
-        )
-        .bind(owner)
-        .bind(event_type)
-        .bind(post)
-        .bind(now)
-        .fetch_all(&mut *self.tx)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Subscriber {
+        let mut out = Vec::new();
+        for chunk in users.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT s.app_id, s.user_id, s.resource, s.metadata FROM subscriptions s \
+                 JOIN access_tokens t ON t.id = s.access_token_id \
+                 JOIN grants g ON g.id = t.grant_id \
+                 JOIN apps a ON a.id = s.app_id \
+                 WHERE s.event_type = $1 AND s.user_id IN ({}) \
+                 AND t.revoked_at IS NULL AND g.revoked_at IS NULL AND t.expires_at > $2 \
+                 AND a.webhook_url IS NOT NULL",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(event_type).bind(now);
+            for u in chunk {
+                q = q.bind(*u);
+            }
+            for r in q.fetch_all(&mut *self.tx).await? {
+                out.push(Subscriber {
                     app_id: r.try_get("app_id")?,
+                    user_id: r.try_get("user_id")?,
                     resource: r.try_get("resource")?,
-                    metadata: opt(r, "metadata")?,
-                })
-            })
-            .collect()
+                    metadata: opt(&r, "metadata")?,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Revokes every live grant of `user` to app `app_id` (and so their tokens and the
@@ -137,38 +194,74 @@ impl IngestTx {
             .collect())
     }
 
-    pub async fn insert_event(&mut self, kind: &str, payload: &str, now: i64) -> StoreResult<i64> {
-        let row = sqlx::query(
-            "INSERT INTO events (type, payload, created_at) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(kind)
-        .bind(payload)
-        .bind(now)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(row.try_get("id")?)
+    /// Inserts events (type, payload); returns their ids in the same order. Ids are assigned
+    /// in the order of the rows of one statement (SQLite's rowids and PostgreSQL's identity
+    /// both increase along the VALUES list), so the sorted ids map back to the input order.
+    pub async fn insert_events(
+        &mut self,
+        events: &[(&str, String)],
+        now: i64,
+    ) -> StoreResult<Vec<i64>> {
+        let mut ids = Vec::with_capacity(events.len());
+        for chunk in events.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO events (type, payload, created_at) VALUES {} RETURNING id",
+                value_rows(chunk.len(), 3)
+            );
+            let mut q = sqlx::query(&sql);
+            for (kind, payload) in chunk {
+                q = q.bind(*kind).bind(payload.as_str()).bind(now);
+            }
+            let mut chunk_ids: Vec<i64> = q
+                .fetch_all(&mut *self.tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()?;
+            chunk_ids.sort_unstable();
+            ids.extend(chunk_ids);
+        }
+        Ok(ids)
     }
 
-    /// A delivery due now.
-    pub async fn insert_delivery(
+    /// Inserts deliveries due now.
+    pub async fn insert_deliveries(
         &mut self,
-        event_id: i64,
-        app_id: i64,
-        event_type: &str,
-        body: &str,
+        rows: &[NewDelivery<'_>],
         now: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO deliveries (event_id, app_id, event_type, body, status, next_attempt_at, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, 'PENDING', $5, $5, $5)",
-        )
-        .bind(event_id)
-        .bind(app_id)
-        .bind(event_type)
-        .bind(body)
-        .bind(now)
-        .execute(&mut *self.tx)
-        .await?;
+        for chunk in rows.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO deliveries (event_id, app_id, event_type, body, status, \
+                 next_attempt_at, created_at, updated_at) VALUES {}",
+                (0..chunk.len())
+                    .map(|r| {
+                        let b = r * 5;
+                        format!(
+                            "(${}, ${}, ${}, ${}, 'PENDING', ${}, ${}, ${})",
+                            b + 1,
+                            b + 2,
+                            b + 3,
+                            b + 4,
+                            b + 5,
+                            b + 5,
+                            b + 5
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for d in chunk {
+                q = q
+                    .bind(d.event_id)
+                    .bind(d.app_id)
+                    .bind(d.event_type)
+                    .bind(d.body.as_str())
+                    .bind(now);
+            }
+            q.execute(&mut *self.tx).await?;
+        }
         Ok(())
     }
 }

@@ -13,17 +13,23 @@ impl Store {
         minute_start: i64,
         day_start: i64,
     ) -> StoreResult<(i64, i64)> {
-        let rows = sqlx::query(
-            "INSERT INTO rate_counters (app_id, kind, window_start, count) \
-             VALUES ($1, 'minute', $2, 1), ($1, 'day', $3, 1) \
-             ON CONFLICT (app_id, kind, window_start) \
-             DO UPDATE SET count = rate_counters.count + 1 RETURNING kind, count",
-        )
-        .bind(app_id)
-        .bind(minute_start)
-        .bind(day_start)
-        .fetch_all(&self.write)
-        .await?;
+        let rows = self
+            .bookkeeping(move |conn| {
+                Box::pin(async move {
+                    Ok(sqlx::query(
+                        "INSERT INTO rate_counters (app_id, kind, window_start, count) \
+                         VALUES ($1, 'minute', $2, 1), ($1, 'day', $3, 1) \
+                         ON CONFLICT (app_id, kind, window_start) \
+                         DO UPDATE SET count = rate_counters.count + 1 RETURNING kind, count",
+                    )
+                    .bind(app_id)
+                    .bind(minute_start)
+                    .bind(day_start)
+                    .fetch_all(conn)
+                    .await?)
+                })
+            })
+            .await?;
         let (mut minute, mut day) = (0, 0);
         for r in rows {
             let count: i64 = r.try_get("count")?;

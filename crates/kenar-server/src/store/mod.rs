@@ -28,7 +28,7 @@ pub use deliveries::{
 };
 pub use feed::{Feed, FeedEventRecord, NewFeedEvent};
 pub use identity::{AccessTokenRecord, NewAccessToken, PostRecord, UserRecord};
-pub use ingest::{IngestTx, RoutedApp, Subscriber};
+pub use ingest::{IngestTx, NewDelivery, RoutedApp, Subscriber};
 pub use oauth::{CodeRecord, GrantRecord, NewCode, NewSecret, RefreshRecord, SessionRecord};
 pub use subscriptions::{NewSubscription, SubscriptionRecord};
 
@@ -143,6 +143,11 @@ pub struct Store {
     /// transactions queue here instead of failing with SQLITE_BUSY when a deferred transaction
     /// tries to upgrade its lock.
     write: AnyPool,
+    /// Writes whose loss in a crash costs a repeat, never a loss: delivery claims and
+    /// outcomes, rate counters. On PostgreSQL they commit without waiting for the WAL flush
+    /// (`synchronous_commit = off`); a lost claim or outcome only makes a delivery due again.
+    /// On SQLite this is the write connection.
+    bookkeeping: AnyPool,
     dialect: Dialect,
 }
 
@@ -165,9 +170,22 @@ impl Store {
                     .max_connections(16)
                     .connect(&db.url)
                     .await?;
+                let bookkeeping = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::query("SET synchronous_commit = off")
+                                .execute(conn)
+                                .await
+                                .map(|_| ())
+                        })
+                    })
+                    .connect(&db.url)
+                    .await?;
                 Store {
                     read: pool.clone(),
                     write: pool,
+                    bookkeeping,
                     dialect: Dialect::Postgres,
                 }
             }
@@ -191,6 +209,7 @@ impl Store {
                 let read = options().max_connections(8).connect(&db.url).await?;
                 Store {
                     read,
+                    bookkeeping: write.clone(),
                     write,
                     dialect: Dialect::Sqlite,
                 }
@@ -204,6 +223,33 @@ impl Store {
         self.dialect
     }
 
+    /// Runs `op` on a bookkeeping connection. On SQLite that is the write connection, switched
+    /// to `synchronous = NORMAL` for the operation (its commits skip the fsync; the next
+    /// durable commit flushes them, WAL being sequential) and back to `FULL` after it,
+    /// whatever the outcome.
+    async fn bookkeeping<T>(
+        &self,
+        op: impl for<'c> FnOnce(
+            &'c mut sqlx::AnyConnection,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = StoreResult<T>> + Send + 'c>,
+        >,
+    ) -> StoreResult<T> {
+        let mut conn = self.bookkeeping.acquire().await?;
+        if self.dialect == Dialect::Sqlite {
+            sqlx::query("PRAGMA synchronous = NORMAL")
+                .execute(&mut *conn)
+                .await?;
+        }
+        let result = op(&mut conn).await;
+        if self.dialect == Dialect::Sqlite {
+            sqlx::query("PRAGMA synchronous = FULL")
+                .execute(&mut *conn)
+                .await?;
+        }
+        result
+    }
+
     /// Whether the database answers (for readiness).
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
@@ -213,6 +259,7 @@ impl Store {
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+        self.bookkeeping.close().await;
     }
 
     /// The key that turns platform user ids into per-app pseudonyms: created on first start and

@@ -8,8 +8,9 @@ use utoipa::ToSchema;
 
 use super::{app_or_404, Empty, PostView, TokenMinted, UserView};
 use crate::domain::credentials::{self, random_alphanumeric, Kind};
+use crate::domain::oauth::refused_scope;
 use crate::domain::time::now_ms;
-use crate::domain::{AppKind, PostToken, Scope, ScopeSet, UserId};
+use crate::domain::{PostToken, Scope, ScopeSet, UserId};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Admin, Json, Path};
 use crate::http::state::AppState;
@@ -217,17 +218,11 @@ pub async fn mint_token(
         return Err(ApiError::bad_request(violations));
     }
     let scopes = ScopeSet::new(scopes);
-    if app.kind == AppKind::Production {
-        if let Some(s) = scopes
-            .iter()
-            .find(|s| !app.granted_scopes.contains(&s.name()))
-        {
-            return Err(ApiError::failed_precondition(format!(
-                "scope {} is not granted to production app {}",
-                s.name(),
-                app.slug
-            )));
-        }
+    if let Some(s) = refused_scope(app.kind, &app.granted_scopes, &scopes) {
+        return Err(ApiError::failed_precondition(format!(
+            "scope {s} is not granted to production app {}",
+            app.slug
+        )));
     }
     let user = existing_user(&state, "user_id", &req.user_id).await?;
     let minted = mint_access_token(

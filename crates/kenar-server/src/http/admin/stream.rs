@@ -89,6 +89,9 @@ pub async fn stream_deliveries(
         (state, app, cursor, VecDeque::new()),
         |(state, app, mut cursor, mut pending)| async move {
             loop {
+                if state.stopping.is_cancelled() {
+                    return None;
+                }
                 if let Some(d) = pending.pop_front() {
                     let e = event(&app, &d);
                     return Some((Ok(e), (state, app, cursor, pending)));
@@ -98,7 +101,12 @@ pub async fn stream_deliveries(
                         cursor = rows.last().map(|d| d.id).unwrap_or(cursor);
                         pending.extend(rows);
                     }
-                    Ok(_) => tokio::time::sleep(POLL).await,
+                    Ok(_) => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(POLL) => {}
+                            _ = state.stopping.cancelled() => return None,
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "delivery stream could not read the store");
                         tokio::time::sleep(POLL * 5).await;
