@@ -16,7 +16,7 @@ use crate::domain::time::now_ms;
 use crate::metrics::Metrics;
 use crate::store::{Attempt, ClaimedDelivery, Endpoint, Next, Outcome, Store};
 
-/// Claimed deliveries not yet recorded (queued for their endpoint, or being sent), per app
+/// Claimed deliveries not yet finished (queued for their endpoint, or being sent), per app
 /// and in all.
 #[derive(Default)]
 pub(super) struct Load {
@@ -47,21 +47,8 @@ impl Dispatcher {
             if this.cancel.is_cancelled() {
                 break;
             }
-            let (free, busy) = this.capacity();
-            let wanted = free.min(this.config.batch_size());
-            let claimed = if wanted == 0 {
-                0
-            } else {
-                match this.claim(wanted, &busy).await {
-                    Ok(n) => n,
-                    Err(e) => {
-                        tracing::error!(error = %e, "claiming deliveries failed");
-                        0
-                    }
-                }
-            };
-            if wanted > 0 && claimed == wanted {
-                continue;
+            if let Err(e) = this.claim().await {
+                tracing::error!(error = %e, "claiming deliveries failed");
             }
             tokio::select! {
                 _ = this.wake.notified() => {}
@@ -72,37 +59,42 @@ impl Dispatcher {
         tracing::debug!("dispatcher stopped");
     }
 
-    /// (how many more deliveries this process may hold, apps whose endpoints have enough
-    /// queued). A slow endpoint's queue is excluded from further claims, so it holds no more
-    /// than one batch beyond its concurrency and never starves other endpoints of slots.
-    fn capacity(&self) -> (usize, Vec<i64>) {
-        let load = self.load.lock().unwrap_or_else(|e| e.into_inner());
-        let busy = load
-            .per_app
-            .iter()
-            .filter(|(_, (n, _))| *n >= self.config.endpoint_concurrency)
-            .map(|(id, _)| *id)
-            .collect();
-        (self.config.max_claimed().saturating_sub(load.total), busy)
-    }
-
-    async fn claim(
-        self: &Arc<Self>,
-        wanted: usize,
-        busy: &[i64],
-    ) -> crate::store::StoreResult<usize> {
+    /// Claims for every app with due work whose local queue has drained to its low-water mark
+    /// (the endpoint's concurrency), up to the high-water mark (a batch more), within the
+    /// process's limit. Claiming in gulps keeps the claim statements few, and an app's full
+    /// queue keeps it out, so a slow endpoint never takes the slots of others.
+    async fn claim(self: &Arc<Self>) -> crate::store::StoreResult<()> {
         let now = now_ms();
+        let apps = self.store.apps_with_due_work(now).await?;
+        let wants = {
+            let load = self.load.lock().unwrap_or_else(|e| e.into_inner());
+            let mut free = self.config.max_claimed().saturating_sub(load.total);
+            let low = self.config.endpoint_concurrency;
+            let high = low + self.config.batch_size();
+            let mut wants = Vec::new();
+            for app in apps {
+                let queued = load.per_app.get(&app).map(|(n, _)| *n).unwrap_or(0);
+                if queued > low || free == 0 {
+                    continue;
+                }
+                let n = (high - queued).min(free);
+                free -= n;
+                wants.push((app, n as i64));
+            }
+            wants
+        };
+        if wants.is_empty() {
+            return Ok(());
+        }
         let lease_ms = i64::try_from(self.config.lease().as_millis()).unwrap_or(i64::MAX);
         let batch = self
             .store
-            .claim_due(&self.owner, now, now + lease_ms, wanted as i64, busy)
+            .claim_due(&self.owner, &wants, now, now + lease_ms)
             .await?;
         if batch.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
-        let mut app_ids: Vec<i64> = batch.iter().map(|d| d.app_id).collect();
-        app_ids.sort_unstable();
-        app_ids.dedup();
+        let app_ids: Vec<i64> = wants.iter().map(|(a, _)| *a).collect();
         let endpoints: HashMap<i64, Arc<Endpoint>> = self
             .store
             .endpoints(&app_ids)
@@ -110,9 +102,8 @@ impl Dispatcher {
             .into_iter()
             .map(|e| (e.app_id, Arc::new(e)))
             .collect();
-        let n = batch.len();
         for delivery in batch {
-            // The claim joined on apps with an endpoint; one removed since simply waits for
+            // The claim saw the app with an endpoint; one removed since simply waits for
             // its lease to expire.
             let Some(endpoint) = endpoints.get(&delivery.app_id).cloned() else {
                 continue;
@@ -126,11 +117,12 @@ impl Dispatcher {
                         this.deliver(&endpoint, delivery).await;
                     }
                 }
-                this.release(app_id);
-                this.wake.notify();
+                if this.release(app_id) {
+                    this.wake.notify();
+                }
             });
         }
-        Ok(n)
+        Ok(())
     }
 
     fn reserve(&self, app_id: i64) -> Arc<Semaphore> {
@@ -145,15 +137,21 @@ impl Dispatcher {
         Arc::clone(&entry.1)
     }
 
-    fn release(&self, app_id: i64) {
+    /// Forgets a finished delivery; `true` when that makes claiming worthwhile again (its app
+    /// drained to the low-water mark, or the process was full).
+    fn release(&self, app_id: i64) -> bool {
         let mut load = self.load.lock().unwrap_or_else(|e| e.into_inner());
+        let was_full = load.total >= self.config.max_claimed();
         load.total = load.total.saturating_sub(1);
+        let mut drained = false;
         if let Some(entry) = load.per_app.get_mut(&app_id) {
             entry.0 = entry.0.saturating_sub(1);
+            drained = entry.0 == self.config.endpoint_concurrency;
             if entry.0 == 0 {
                 load.per_app.remove(&app_id);
             }
         }
+        was_full || drained
     }
 
     async fn deliver(&self, endpoint: &Endpoint, d: ClaimedDelivery) {

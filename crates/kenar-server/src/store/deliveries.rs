@@ -124,66 +124,72 @@ fn placeholders(first: usize, n: usize) -> String {
 }
 
 impl Store {
-    /// Leases up to `limit` due deliveries to `owner` until `lease_until`, skipping apps in
-    /// `exclude` (their endpoints are busy) and apps whose endpoint is missing or disabled.
-    /// Concurrent claimers never get the same delivery: PostgreSQL skips rows another claimer
-    /// has locked, and both dialects re-check the lease on the row they update.
+    /// Apps with deliveries due and not leased, whose endpoint is set and enabled: one index
+    /// probe per app, however long the backlog.
+    pub async fn apps_with_due_work(&self, now: i64) -> StoreResult<Vec<i64>> {
+        let rows = sqlx::query(
+            "SELECT a.id FROM apps a WHERE a.webhook_url IS NOT NULL \
+             AND a.webhook_disabled_at IS NULL AND EXISTS (\
+               SELECT 1 FROM deliveries d WHERE d.app_id = a.id AND d.status = 'PENDING' \
+               AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1))",
+        )
+        .bind(now)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// Leases due deliveries to `owner` until `lease_until`: for each (app, n) the app's `n`
+    /// most overdue. Concurrent claimers never get the same delivery: PostgreSQL skips rows
+    /// another claimer has locked, and both dialects re-check the lease on the row they update.
     pub async fn claim_due(
         &self,
         owner: &str,
+        wants: &[(i64, i64)],
         now: i64,
         lease_until: i64,
-        limit: i64,
-        exclude: &[i64],
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        let exclude_sql = if exclude.is_empty() {
-            String::new()
-        } else {
-            format!("AND d.app_id NOT IN ({})", placeholders(5, exclude.len()))
-        };
         let lock = match self.dialect {
-            Dialect::Postgres => "FOR UPDATE OF d SKIP LOCKED",
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
         };
         let sql = format!(
             "UPDATE deliveries SET lease_until = $1, lease_owner = $2 WHERE id IN (\
-               SELECT d.id FROM deliveries d JOIN apps a ON a.id = d.app_id \
-               WHERE d.status = 'PENDING' AND d.next_attempt_at <= $3 \
-               AND (d.lease_until IS NULL OR d.lease_until < $3) \
-               AND a.webhook_url IS NOT NULL AND a.webhook_disabled_at IS NULL {exclude_sql} \
-               ORDER BY d.next_attempt_at, d.id LIMIT $4 {lock}) \
-             AND status = 'PENDING' AND (lease_until IS NULL OR lease_until < $3) \
+               SELECT d.id FROM deliveries d WHERE d.app_id = $3 AND d.status = 'PENDING' \
+               AND d.next_attempt_at <= $4 AND (d.lease_until IS NULL OR d.lease_until < $4) \
+               ORDER BY d.next_attempt_at, d.id LIMIT $5 {lock}) \
+             AND status = 'PENDING' AND (lease_until IS NULL OR lease_until < $4) \
              RETURNING id, app_id, event_type, body, attempts, schedule_step"
         );
-        let exclude = exclude.to_vec();
         let owner = owner.to_owned();
-        let rows = self
-            .bookkeeping(move |conn| {
-                Box::pin(async move {
-                    let mut query = sqlx::query(&sql)
+        let wants = wants.to_vec();
+        self.bookkeeping(move |conn| {
+            Box::pin(async move {
+                let mut out = Vec::new();
+                for (app_id, n) in wants {
+                    let rows = sqlx::query(&sql)
                         .bind(lease_until)
-                        .bind(owner)
+                        .bind(owner.as_str())
+                        .bind(app_id)
                         .bind(now)
-                        .bind(limit);
-                    for id in exclude {
-                        query = query.bind(id);
+                        .bind(n)
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    for r in &rows {
+                        out.push(ClaimedDelivery {
+                            id: r.try_get("id")?,
+                            app_id: r.try_get("app_id")?,
+                            event_type: r.try_get("event_type")?,
+                            body: r.try_get("body")?,
+                            attempts: r.try_get("attempts")?,
+                            schedule_step: r.try_get("schedule_step")?,
+                        });
                     }
-                    Ok(query.fetch_all(conn).await?)
-                })
+                }
+                Ok(out)
             })
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ClaimedDelivery {
-                    id: r.try_get("id")?,
-                    app_id: r.try_get("app_id")?,
-                    event_type: r.try_get("event_type")?,
-                    body: r.try_get("body")?,
-                    attempts: r.try_get("attempts")?,
-                    schedule_step: r.try_get("schedule_step")?,
-                })
-            })
-            .collect()
+        })
+        .await
     }
 
     /// The endpoints of these apps.
@@ -278,14 +284,15 @@ impl Store {
                     q.execute(&mut *tx).await?;
                 }
                 // The last outcome of each app in the batch says whether its endpoint is healthy now.
-                let mut last: Vec<(i64, bool)> = Vec::new();
+                let mut last: Vec<(i64, bool, i64)> = Vec::new();
                 for o in outcomes.iter().rev() {
-                    if !last.iter().any(|(id, _)| *id == o.app_id) {
-                        last.push((o.app_id, o.next == Next::Succeeded));
+                    if !last.iter().any(|(id, _, _)| *id == o.app_id) {
+                        last.push((o.app_id, o.next == Next::Succeeded, o.attempt.attempted_at));
                     }
                 }
                 let mut disabled = Vec::new();
-                for (app_id, healthy) in last {
+                // An attempt made before the endpoint was re-enabled says nothing about it now.
+                for (app_id, healthy, attempted_at) in last {
                     if healthy {
                         sqlx::query(
                             "UPDATE apps SET webhook_failing_since = NULL \
@@ -298,19 +305,22 @@ impl Store {
                     }
                     sqlx::query(
                         "UPDATE apps SET webhook_failing_since = COALESCE(webhook_failing_since, $2) \
-                         WHERE id = $1",
+                         WHERE id = $1 AND (webhook_enabled_at IS NULL OR webhook_enabled_at <= $3)",
                     )
                     .bind(app_id)
                     .bind(now)
+                    .bind(attempted_at)
                     .execute(&mut *tx)
                     .await?;
                     let row = sqlx::query(
                         "UPDATE apps SET webhook_disabled_at = $2 WHERE id = $1 \
-                         AND webhook_disabled_at IS NULL AND webhook_failing_since <= $3 RETURNING id",
+                         AND webhook_disabled_at IS NULL AND webhook_failing_since <= $3 \
+                         AND (webhook_enabled_at IS NULL OR webhook_enabled_at <= $4) RETURNING id",
                     )
                     .bind(app_id)
                     .bind(now)
                     .bind(now - disable_after_ms)
+                    .bind(attempted_at)
                     .fetch_optional(&mut *tx)
                     .await?;
                     if row.is_some() {
@@ -436,7 +446,7 @@ impl Store {
     pub async fn enable_endpoint(&self, app_id: i64, now: i64) -> StoreResult<()> {
         sqlx::query(
             "UPDATE apps SET webhook_disabled_at = NULL, webhook_failing_since = NULL, \
-             updated_at = $2 WHERE id = $1",
+             webhook_enabled_at = $2, updated_at = $2 WHERE id = $1",
         )
         .bind(app_id)
         .bind(now)

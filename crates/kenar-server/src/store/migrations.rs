@@ -31,6 +31,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0003_apps_platform.sql"),
         include_str!("../../migrations/postgres/0003_apps_platform.sql"),
     ),
+    (
+        4,
+        "claims_per_app",
+        include_str!("../../migrations/sqlite/0004_claims_per_app.sql"),
+        include_str!("../../migrations/postgres/0004_claims_per_app.sql"),
+    ),
 ];
 
 #[derive(Debug)]

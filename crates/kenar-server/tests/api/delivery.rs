@@ -317,4 +317,57 @@ crate::on_both_backends!(
     a_slow_endpoint_never_holds_up_a_healthy_one,
     operations_endpoints_answer,
     ingestion_checks_its_credential_and_its_batch,
+    a_failure_from_before_a_re_enable_does_not_disable_again,
 );
+
+/// An attempt that failed before the operator re-enabled the endpoint, recorded after, must
+/// not disable it again.
+async fn a_failure_from_before_a_re_enable_does_not_disable_again(backend: Backend) {
+    use kenar_server::domain::time::now_ms;
+    use kenar_server::store::{Attempt, Next, Outcome};
+    let app = TestApp::spawn_with(backend, |s| s.deliver = false).await;
+    let rx = Receiver::start().await;
+    bot_app(&app, &rx, "bot").await;
+    app.ingest(json!([chatbot("bot", "m-1"), chatbot("bot", "m-2")]))
+        .await;
+    let store = &app.state.store;
+    let app_id = store
+        .app_by_slug("bot")
+        .await
+        .expect("store")
+        .expect("app")
+        .id;
+    let now = now_ms();
+    let claimed = store
+        .claim_due("test-worker", &[(app_id, 10)], now, now + 60_000)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 2);
+    store.enable_endpoint(app_id, now).await.expect("enable");
+    let failed = |id: i64, attempted_at: i64| Outcome {
+        delivery_id: id,
+        app_id,
+        attempt: Attempt {
+            attempted_at,
+            status_code: Some(500),
+            latency_ms: 1,
+            response_body: None,
+            error: None,
+        },
+        next: Next::Retry { at: now + 1000 },
+    };
+    let disabled = store
+        .record_outcomes("test-worker", &[failed(claimed[0].id, now - 5_000)], now, 0)
+        .await
+        .expect("record");
+    assert!(disabled.is_empty(), "a stale failure disabled the endpoint");
+    let view = expect_json(app.admin_get("/admin/v1/apps/bot").await, StatusCode::OK).await;
+    assert_eq!(view["webhook_disabled_at"], Value::Null);
+    // A failure after the re-enable counts as usual.
+    let disabled = store
+        .record_outcomes("test-worker", &[failed(claimed[1].id, now + 1)], now + 2, 0)
+        .await
+        .expect("record");
+    assert_eq!(disabled, [app_id]);
+    app.stop().await;
+}

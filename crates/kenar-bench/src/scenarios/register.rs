@@ -1,0 +1,157 @@
+//! register: subscription registrations per second through the public API (API key + access
+//! token, keep-alive), beside a trivial axum handler answering the same requests in the same
+//! run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::json;
+
+use super::CpuWatch;
+use crate::client::{Admin, Conn};
+use crate::load::{hammer, Shot};
+use crate::report::{rate, Target as Goal};
+use crate::server::{Database, Server};
+use crate::sink::Sink;
+use crate::trivial::Trivial;
+use crate::{fail, Bench, Result};
+
+/// Registrations of several users, each on their own post, round robin; each one an upsert
+/// with fresh metadata.
+struct Registrations {
+    key: String,
+    /// (`Bearer <token>`, post) per user.
+    users: Vec<(String, String)>,
+}
+
+impl Shot for Registrations {
+    fn request(&self, i: u64) -> (String, Vec<(String, String)>, Bytes) {
+        let (bearer, post) = &self.users[(i as usize) % self.users.len()];
+        let body = format!(
+            r#"{{"event_type":"NEW_MESSAGE_ON_POST","event_resource_id":"{post}","metadata":{{"n":{i}}}}}"#
+        );
+        let headers = vec![
+            ("x-api-key".into(), self.key.clone()),
+            ("authorization".into(), bearer.clone()),
+        ];
+        (
+            "/v1/open-platform/events/subscriptions".into(),
+            headers,
+            Bytes::from(body),
+        )
+    }
+}
+
+pub async fn run(bench: &mut Bench, database: &str) -> Result<()> {
+    let duration = bench.args.register_duration.unwrap_or(if bench.smoke() {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_secs(10)
+    });
+    let warmup = duration / 10;
+    let connections = bench.args.connections;
+    let users = if bench.smoke() { 4 } else { 16 };
+    eprintln!(
+        "register on {database}: {duration:?} each, {connections} connections, {users} users"
+    );
+    // The app needs a webhook URL to register; nothing is delivered.
+    let sink = Sink::start(0).await?;
+    let db = Database::create(database)?;
+    let server = Server::start(&bench.server_bin, &db, &[]).await?;
+    let mut admin = Admin::connect(server.addr).await?;
+    admin.create_app("reg", &sink.url(0)).await?;
+    let key = admin.create_key("reg").await?;
+    let mut pairs = Vec::new();
+    for u in 0..users {
+        let (user, post) = (format!("reg-user-{u}"), format!("regPost{u:02}"));
+        admin.create_user(&user).await?;
+        admin.create_post(&post, &user).await?;
+        let scope = format!("CHAT_POST_CONVERSATIONS_READ.{post}");
+        let token = admin.mint_token("reg", &user, &[&scope]).await?;
+        pairs.push((format!("Bearer {token}"), post));
+    }
+    let shot: Arc<dyn Shot> = Arc::new(Registrations { key, users: pairs });
+
+    hammer(
+        server.addr,
+        Arc::clone(&shot),
+        connections,
+        None,
+        Some(warmup),
+    )
+    .await?;
+    let cpu = CpuWatch::start(&server);
+    let (done, elapsed) = hammer(
+        server.addr,
+        Arc::clone(&shot),
+        connections,
+        None,
+        Some(duration),
+    )
+    .await?;
+    let cpu = cpu.finish();
+    let registrations = rate(done, elapsed);
+    check_one_subscription_per_user(&server, users).await?;
+    server.stop().await;
+    drop(db);
+
+    let trivial = Trivial::start().await?;
+    hammer(
+        trivial.addr,
+        Arc::clone(&shot),
+        connections,
+        None,
+        Some(warmup),
+    )
+    .await?;
+    let (base_done, base_elapsed) =
+        hammer(trivial.addr, shot, connections, None, Some(duration)).await?;
+    drop(trivial);
+    let baseline = rate(base_done, base_elapsed);
+
+    let kind = if database == "sqlite" {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    let mut r = bench.report.scope("register", kind);
+    r.info("registrations/s", registrations, "req/s");
+    r.info("trivial axum baseline", baseline, "req/s");
+    r.goal(
+        "ratio to baseline",
+        registrations / baseline,
+        "",
+        Goal::AtLeast(0.5),
+    );
+    r.info("server CPU", cpu.server, "% of core");
+    r.detail(json!({
+        "seconds": duration.as_secs_f64(), "connections": connections, "users": users,
+        "registrations": done, "baseline_requests": base_done,
+        "server_cpu_percent": cpu.server, "bench_cpu_percent": cpu.bench,
+    }));
+    Ok(())
+}
+
+/// Re-registering the same tuple replaces it: after thousands of calls each user still has one
+/// subscription.
+async fn check_one_subscription_per_user(server: &Server, users: usize) -> Result<()> {
+    let mut conn = Conn::open(server.addr).await?;
+    let bearer = format!("Bearer {}", crate::client::ADMIN);
+    let (status, body) = conn
+        .request(
+            hyper::Method::GET,
+            "/admin/v1/apps/reg/subscriptions",
+            &[("authorization", &bearer)],
+            Bytes::new(),
+        )
+        .await?;
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    let count = v["subscriptions"].as_array().map_or(0, Vec::len);
+    if !status.is_success() || count != users {
+        return Err(fail!(
+            "expected {users} subscriptions after the registrations, found {count} ({status})"
+        ));
+    }
+    Ok(())
+}
