@@ -85,6 +85,7 @@ pub fn init_tracing(format: LogFormat) {
 }
 
 async fn serve(args: ServerArgs) -> Result<(), BoxError> {
+    let shutdown = shutdown_signal();
     init_tracing(args.log_format);
     let settings = Settings::from_args(&args);
     let app = Application::build(&settings).await?;
@@ -105,11 +106,12 @@ async fn serve(args: ServerArgs) -> Result<(), BoxError> {
             );
         }
     }
-    app.run_until(shutdown_signal()).await?;
+    app.run_until(shutdown).await?;
     Ok(())
 }
 
 async fn dev(mut args: DevArgs) -> Result<(), BoxError> {
+    let shutdown = shutdown_signal();
     init_tracing(args.server.log_format);
     args.server.allow_private_targets = true;
     let settings = Settings::from_args(&args.server);
@@ -128,6 +130,6 @@ async fn dev(mut args: DevArgs) -> Result<(), BoxError> {
     } else {
         println!("{}", info.to_text());
     }
-    app.run_until(shutdown_signal()).await?;
+    app.run_until(shutdown).await?;
     Ok(())
 }
