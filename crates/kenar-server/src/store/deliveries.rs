@@ -140,8 +140,9 @@ impl Store {
     }
 
     /// Leases due deliveries to `owner` until `lease_until`: for each (app, n) the app's `n`
-    /// most overdue. Concurrent claimers never get the same delivery: PostgreSQL skips rows
-    /// another claimer has locked, and both dialects re-check the lease on the row they update.
+    /// most overdue, many apps per statement. Concurrent claimers never get the same delivery:
+    /// PostgreSQL skips rows another claimer has locked, and both dialects re-check the lease on
+    /// the row they update.
     pub async fn claim_due(
         &self,
         owner: &str,
@@ -149,33 +150,46 @@ impl Store {
         now: i64,
         lease_until: i64,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
+        const APPS_PER_STATEMENT: usize = 50;
         let lock = match self.dialect {
             Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
         };
-        let sql = format!(
-            "UPDATE deliveries SET lease_until = $1, lease_owner = $2 WHERE id IN (\
-               SELECT d.id FROM deliveries d WHERE d.app_id = $3 AND d.status = 'PENDING' \
-               AND d.next_attempt_at <= $4 AND (d.lease_until IS NULL OR d.lease_until < $4) \
-               ORDER BY d.next_attempt_at, d.id LIMIT $5 {lock}) \
-             AND status = 'PENDING' AND (lease_until IS NULL OR lease_until < $4) \
-             RETURNING id, app_id, event_type, body, attempts, schedule_step"
-        );
         let owner = owner.to_owned();
         let wants = wants.to_vec();
         self.bookkeeping(move |conn| {
             Box::pin(async move {
                 let mut out = Vec::new();
-                for (app_id, n) in wants {
-                    let rows = sqlx::query(&sql)
+                for chunk in wants.chunks(APPS_PER_STATEMENT) {
+                    // One arm per app ($4 + 2i: the app, $5 + 2i: how many).
+                    let arms = (0..chunk.len())
+                        .map(|i| {
+                            format!(
+                                "SELECT id FROM (SELECT d.id FROM deliveries d \
+                                 WHERE d.app_id = ${} AND d.status = 'PENDING' \
+                                 AND d.next_attempt_at <= $3 \
+                                 AND (d.lease_until IS NULL OR d.lease_until < $3) \
+                                 ORDER BY d.next_attempt_at, d.id LIMIT ${} {lock}) AS a{i}",
+                                4 + 2 * i,
+                                5 + 2 * i
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" UNION ALL ");
+                    let sql = format!(
+                        "UPDATE deliveries SET lease_until = $1, lease_owner = $2 \
+                         WHERE id IN ({arms}) AND status = 'PENDING' \
+                         AND (lease_until IS NULL OR lease_until < $3) \
+                         RETURNING id, app_id, event_type, body, attempts, schedule_step"
+                    );
+                    let mut q = sqlx::query(&sql)
                         .bind(lease_until)
                         .bind(owner.as_str())
-                        .bind(app_id)
-                        .bind(now)
-                        .bind(n)
-                        .fetch_all(&mut *conn)
-                        .await?;
-                    for r in &rows {
+                        .bind(now);
+                    for (app_id, n) in chunk {
+                        q = q.bind(*app_id).bind(*n);
+                    }
+                    for r in &q.fetch_all(&mut *conn).await? {
                         out.push(ClaimedDelivery {
                             id: r.try_get("id")?,
                             app_id: r.try_get("app_id")?,
