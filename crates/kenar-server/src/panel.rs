@@ -47,7 +47,7 @@ pub async fn mint_access_token(
 ) -> StoreResult<Minted> {
     let issued = credentials::issue(Kind::AccessToken);
     let now = now_ms();
-    let (grant_id, _) = store
+    let grant_id = store
         .create_grant_with_token(NewAccessToken {
             app_id: app.id,
             user_id: user.as_str(),

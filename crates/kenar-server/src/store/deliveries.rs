@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{opt, Dialect, Store, StoreResult};
+use super::{opt, placeholders, value_rows, Dialect, Store, StoreResult};
 use crate::domain::Secret;
 
 /// A delivery a worker holds the lease of.
@@ -106,22 +106,6 @@ fn delivery_from_row(r: &AnyRow) -> StoreResult<DeliveryRecord> {
 
 /// Outcomes per multi-row statement.
 const OUTCOME_CHUNK: usize = 200;
-
-/// `($k+1, ..., $k+width), ...` for `rows` rows, numbering after `skip` parameters.
-fn value_rows(rows: usize, width: usize, skip: usize) -> String {
-    (0..rows)
-        .map(|r| format!("({})", placeholders(skip + r * width + 1, width)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `$first, $first+1, ...` for `n` values.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 impl Store {
     /// Apps with deliveries due and not leased, whose endpoint is set and enabled: one index

@@ -3,7 +3,8 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{opt, Store, StoreError, StoreResult};
+use super::oauth::{insert_grant, insert_tokens};
+use super::{opt, NewSecret, Store, StoreError, StoreResult};
 use crate::domain::ScopeSet;
 
 #[derive(Debug, Clone)]
@@ -158,37 +159,18 @@ impl Store {
         rows.iter().map(post_from_row).collect()
     }
 
-    /// Creates a grant and its first access token in one transaction; returns (grant id,
-    /// token id).
-    pub async fn create_grant_with_token(&self, t: NewAccessToken<'_>) -> StoreResult<(i64, i64)> {
-        let scopes = t.scopes.to_string();
+    /// Creates a grant and its first access token in one transaction; returns the grant's id.
+    pub async fn create_grant_with_token(&self, t: NewAccessToken<'_>) -> StoreResult<i64> {
         let mut tx = self.write.begin().await?;
-        let grant_id: i64 = sqlx::query(
-            "INSERT INTO grants (app_id, user_id, scopes, created_at) VALUES ($1, $2, $3, $4) \
-             RETURNING id",
-        )
-        .bind(t.app_id)
-        .bind(t.user_id)
-        .bind(&scopes)
-        .bind(t.now)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
-        let token_id: i64 = sqlx::query(
-            "INSERT INTO access_tokens (lookup, secret_hash, grant_id, scopes, created_at, \
-             expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(t.lookup)
-        .bind(t.secret_hash)
-        .bind(grant_id)
-        .bind(&scopes)
-        .bind(t.now)
-        .bind(t.expires_at)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        let grant_id = insert_grant(&mut tx, t.app_id, t.user_id, t.scopes, t.now).await?;
+        let access = NewSecret {
+            lookup: t.lookup,
+            hash: t.secret_hash,
+            expires_at: t.expires_at,
+        };
+        insert_tokens(&mut tx, grant_id, t.scopes, access, None, t.now).await?;
         tx.commit().await?;
-        Ok((grant_id, token_id))
+        Ok(grant_id)
     }
 
     /// The access token with this lookup id, joined with its grant.

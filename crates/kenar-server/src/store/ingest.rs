@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use sqlx::{Any, Row, Transaction};
 
-use super::{opt, Store, StoreResult};
+use super::{opt, placeholders, value_rows, Store, StoreResult};
 use crate::domain::ScopeSet;
 
 /// Rows per multi-row statement: well under both dialects' parameter limits.
@@ -52,21 +52,6 @@ impl Store {
     }
 }
 
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `($1, $2, ...), ($k, ...)` for `rows` rows of `width` parameters.
-fn value_rows(rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|r| format!("({})", placeholders(r * width + 1, width)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl IngestTx {
     pub async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await?;
@@ -99,7 +84,7 @@ impl IngestTx {
                 "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES {} \
                  ON CONFLICT (token) DO UPDATE SET owner_id = excluded.owner_id, \
                  updated_at = excluded.updated_at",
-                value_rows(chunk.len(), 4)
+                value_rows(chunk.len(), 4, 0)
             );
             let mut q = sqlx::query(&sql);
             for (token, owner) in chunk {
@@ -206,7 +191,7 @@ impl IngestTx {
         for chunk in events.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO events (type, payload, created_at) VALUES {} RETURNING id",
-                value_rows(chunk.len(), 3)
+                value_rows(chunk.len(), 3, 0)
             );
             let mut q = sqlx::query(&sql);
             for (kind, payload) in chunk {

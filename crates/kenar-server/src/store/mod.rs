@@ -297,6 +297,23 @@ fn decode_base64_32(s: &str) -> Option<[u8; 32]> {
         .ok()
 }
 
+/// `$first, $first+1, ...` for `n` parameters.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($k+1, ..., $k+width), ...` for `rows` rows of `width` parameters, numbered after the first
+/// `skip` parameters of the statement.
+fn value_rows(rows: usize, width: usize, skip: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(skip + r * width + 1, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Reads an optional column, mapping its error like any other.
 fn opt<T>(row: &AnyRow, col: &str) -> Result<Option<T>, sqlx::Error>
 where

@@ -180,17 +180,7 @@ impl Store {
         if claimed.rows_affected() == 0 {
             return Ok(None);
         }
-        let grant_id: i64 = sqlx::query(
-            "INSERT INTO grants (app_id, user_id, scopes, created_at) VALUES ($1, $2, $3, $4) \
-             RETURNING id",
-        )
-        .bind(code.app_id)
-        .bind(&code.user_id)
-        .bind(code.scopes.to_string())
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        let grant_id = insert_grant(&mut tx, code.app_id, &code.user_id, &code.scopes, now).await?;
         sqlx::query("UPDATE authorization_codes SET grant_id = $2 WHERE id = $1")
             .bind(code.id)
             .bind(grant_id)
@@ -295,7 +285,29 @@ impl Store {
     }
 }
 
-async fn insert_tokens(
+/// Records a grant; returns its id.
+pub(super) async fn insert_grant(
+    tx: &mut Transaction<'static, Any>,
+    app_id: i64,
+    user_id: &str,
+    scopes: &ScopeSet,
+    now: i64,
+) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "INSERT INTO grants (app_id, user_id, scopes, created_at) VALUES ($1, $2, $3, $4) \
+         RETURNING id",
+    )
+    .bind(app_id)
+    .bind(user_id)
+    .bind(scopes.to_string())
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+/// Issues a grant's access token and, optionally, its refresh token.
+pub(super) async fn insert_tokens(
     tx: &mut Transaction<'static, Any>,
     grant_id: i64,
     scopes: &ScopeSet,

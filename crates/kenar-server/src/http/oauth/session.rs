@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use kenar_wire::platform::IngestResult;
 use serde_json::json;
 
 use super::pages;
@@ -14,7 +15,6 @@ use crate::domain::time::now_ms;
 use crate::domain::UserId;
 use crate::http::extract::{Path, Query};
 use crate::http::state::AppState;
-use crate::ingest::Ingestor;
 use crate::store::{NewSecret, StoreError};
 
 const COOKIE: &str = "kenar_session";
@@ -203,20 +203,10 @@ pub async fn revoke_app(
         );
     }
     let item = json!({"user_access_revocation": {}, "app_slug": slug, "user_id": session.user_id});
-    let ingestor = Ingestor {
-        store: &state.store,
-        pseudonyms: &state.pseudonyms,
-        metrics: &state.metrics,
-    };
-    match ingestor.ingest(std::slice::from_ref(&item), now_ms()).await {
+    match state.ingest.ingest(vec![item]).await {
         Ok(results) => {
-            if let Some(error) = results
-                .first()
-                .and_then(|r| serde_json::to_value(r).ok())
-                .and_then(|v| v.get("error").cloned())
-            {
-                let message = error["message"].as_str().unwrap_or("").to_owned();
-                return pages::error(StatusCode::NOT_FOUND, "Not found", &message);
+            if let Some(IngestResult::Rejected { error }) = results.first() {
+                return pages::error(StatusCode::NOT_FOUND, "Not found", &error.message);
             }
             state.wake.notify();
             Redirect::to("/oauth2/apps").into_response()
