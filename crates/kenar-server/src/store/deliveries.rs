@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{opt, placeholders, value_rows, Dialect, Store, StoreResult};
+use super::{opt, Dialect, Params, Store, StoreResult};
 use crate::domain::Secret;
 
 /// A delivery a worker holds the lease of.
@@ -139,40 +139,41 @@ impl Store {
             Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
         };
+        let dialect = self.dialect;
         let owner = owner.to_owned();
         let wants = wants.to_vec();
         self.bookkeeping(move |conn| {
             Box::pin(async move {
                 let mut out = Vec::new();
                 for chunk in wants.chunks(APPS_PER_STATEMENT) {
-                    // One arm per app ($4 + 2i: the app, $5 + 2i: how many).
+                    let mut p = Params::new(dialect);
+                    let (until, owner_p) = (p.next(), p.next());
+                    // One arm per app: its id, the time twice, how many.
                     let arms = (0..chunk.len())
                         .map(|i| {
+                            let (app, at, at_too, n) = (p.next(), p.next(), p.next(), p.next());
                             format!(
                                 "SELECT id FROM (SELECT d.id FROM deliveries d \
-                                 WHERE d.app_id = ${} AND d.status = 'PENDING' \
-                                 AND d.next_attempt_at <= $3 \
-                                 AND (d.lease_until IS NULL OR d.lease_until < $3) \
-                                 ORDER BY d.next_attempt_at, d.id LIMIT ${} {lock}) AS a{i}",
-                                4 + 2 * i,
-                                5 + 2 * i
+                                 WHERE d.app_id = {app} AND d.status = 'PENDING' \
+                                 AND d.next_attempt_at <= {at} \
+                                 AND (d.lease_until IS NULL OR d.lease_until < {at_too}) \
+                                 ORDER BY d.next_attempt_at, d.id LIMIT {n} {lock}) AS a{i}"
                             )
                         })
                         .collect::<Vec<_>>()
                         .join(" UNION ALL ");
+                    let at = p.next();
                     let sql = format!(
-                        "UPDATE deliveries SET lease_until = $1, lease_owner = $2 \
+                        "UPDATE deliveries SET lease_until = {until}, lease_owner = {owner_p} \
                          WHERE id IN ({arms}) AND status = 'PENDING' \
-                         AND (lease_until IS NULL OR lease_until < $3) \
+                         AND (lease_until IS NULL OR lease_until < {at}) \
                          RETURNING id, app_id, event_type, body, attempts, schedule_step"
                     );
-                    let mut q = sqlx::query(&sql)
-                        .bind(lease_until)
-                        .bind(owner.as_str())
-                        .bind(now);
+                    let mut q = sqlx::query(&sql).bind(lease_until).bind(owner.as_str());
                     for (app_id, n) in chunk {
-                        q = q.bind(*app_id).bind(*n);
+                        q = q.bind(*app_id).bind(now).bind(now).bind(*n);
                     }
+                    q = q.bind(now);
                     for r in &q.fetch_all(&mut *conn).await? {
                         out.push(ClaimedDelivery {
                             id: r.try_get("id")?,
@@ -198,7 +199,7 @@ impl Store {
         let sql = format!(
             "SELECT id, webhook_url, identification_key, signing_secret FROM apps \
              WHERE id IN ({}) AND webhook_url IS NOT NULL",
-            placeholders(1, app_ids.len())
+            Params::new(self.dialect).list(app_ids.len())
         );
         let mut query = sqlx::query(&sql);
         for id in app_ids {
@@ -228,6 +229,7 @@ impl Store {
         disable_after_ms: i64,
     ) -> StoreResult<Vec<i64>> {
         let owner = owner.to_owned();
+        let dialect = self.dialect;
         let outcomes = outcomes.to_vec();
         self.bookkeeping(move |conn| {
             Box::pin(async move {
@@ -240,7 +242,7 @@ impl Store {
                     let sql = format!(
                         "INSERT INTO delivery_attempts (delivery_id, attempted_at, status_code, \
                          latency_ms, response_body, error) VALUES {}",
-                        value_rows(chunk.len(), 6, 0)
+                        Params::new(dialect).rows(chunk.len(), 6)
                     );
                     let mut q = sqlx::query(&sql);
                     for o in chunk {
@@ -255,16 +257,18 @@ impl Store {
                     }
                     q.execute(&mut *tx).await?;
 
+                    let mut p = Params::new(dialect);
+                    let (values, at, owner_p) = (p.rows(chunk.len(), 6), p.next(), p.next());
                     let sql = format!(
-                        "WITH v (id, status, step, next_at, last_status, last_error) AS (VALUES {}) \
+                        "WITH v (id, status, step, next_at, last_status, last_error) AS \
+                         (VALUES {values}) \
                          UPDATE deliveries SET status = v.status, attempts = attempts + 1, \
                          schedule_step = schedule_step + v.step, next_attempt_at = v.next_at, \
                          lease_until = NULL, lease_owner = NULL, last_status = v.last_status, \
-                         last_error = v.last_error, updated_at = $1 \
-                         FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = $2",
-                        value_rows(chunk.len(), 6, 2)
+                         last_error = v.last_error, updated_at = {at} \
+                         FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = {owner_p}"
                     );
-                    let mut q = sqlx::query(&sql).bind(now).bind(owner);
+                    let mut q = sqlx::query(&sql);
                     for o in chunk {
                         let (status, next_at, step): (&str, i64, i64) = match o.next {
                             Next::Succeeded => ("SUCCEEDED", now, 0),
@@ -279,7 +283,7 @@ impl Store {
                             .bind(o.attempt.status_code)
                             .bind(o.attempt.error.as_deref());
                     }
-                    q.execute(&mut *tx).await?;
+                    q.bind(now).bind(owner).execute(&mut *tx).await?;
                 }
                 // The last outcome of each app in the batch says whether its endpoint is healthy now.
                 let mut last: Vec<(i64, bool, i64)> = Vec::new();

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use sqlx::{Any, Row, Transaction};
 
-use super::{opt, placeholders, value_rows, Store, StoreResult};
+use super::{opt, Dialect, Params, Store, StoreResult};
 use crate::domain::ScopeSet;
 
 /// Rows per multi-row statement: well under both dialects' parameter limits.
@@ -42,12 +42,14 @@ pub struct NewDelivery<'a> {
 /// One open ingestion transaction. Dropping it without [`IngestTx::commit`] rolls it back.
 pub struct IngestTx {
     tx: Transaction<'static, Any>,
+    dialect: Dialect,
 }
 
 impl Store {
     pub async fn begin_ingest(&self) -> StoreResult<IngestTx> {
         Ok(IngestTx {
             tx: self.write.begin().await?,
+            dialect: self.dialect,
         })
     }
 }
@@ -64,7 +66,7 @@ impl IngestTx {
         for chunk in tokens.chunks(CHUNK) {
             let sql = format!(
                 "SELECT token, owner_id FROM posts WHERE token IN ({})",
-                placeholders(1, chunk.len())
+                Params::new(self.dialect).list(chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for t in chunk {
@@ -84,7 +86,7 @@ impl IngestTx {
                 "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES {} \
                  ON CONFLICT (token) DO UPDATE SET owner_id = excluded.owner_id, \
                  updated_at = excluded.updated_at",
-                value_rows(chunk.len(), 4, 0)
+                Params::new(self.dialect).rows(chunk.len(), 4)
             );
             let mut q = sqlx::query(&sql);
             for (token, owner) in chunk {
@@ -101,7 +103,7 @@ impl IngestTx {
         for chunk in slugs.chunks(CHUNK) {
             let sql = format!(
                 "SELECT id, slug, webhook_url FROM apps WHERE slug IN ({})",
-                placeholders(1, chunk.len())
+                Params::new(self.dialect).list(chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for s in chunk {
@@ -129,20 +131,22 @@ impl IngestTx {
     ) -> StoreResult<Vec<Subscriber>> {
         let mut out = Vec::new();
         for chunk in users.chunks(CHUNK) {
+            let mut p = Params::new(self.dialect);
+            let (kind, users, at) = (p.next(), p.list(chunk.len()), p.next());
             let sql = format!(
                 "SELECT s.app_id, s.user_id, s.resource, s.metadata FROM subscriptions s \
                  JOIN access_tokens t ON t.id = s.access_token_id \
                  JOIN grants g ON g.id = t.grant_id \
                  JOIN apps a ON a.id = s.app_id \
-                 WHERE s.event_type = $1 AND s.user_id IN ({}) \
-                 AND t.revoked_at IS NULL AND g.revoked_at IS NULL AND t.expires_at > $2 \
-                 AND a.webhook_url IS NOT NULL",
-                placeholders(3, chunk.len())
+                 WHERE s.event_type = {kind} AND s.user_id IN ({users}) \
+                 AND t.revoked_at IS NULL AND g.revoked_at IS NULL AND t.expires_at > {at} \
+                 AND a.webhook_url IS NOT NULL"
             );
-            let mut q = sqlx::query(&sql).bind(event_type).bind(now);
+            let mut q = sqlx::query(&sql).bind(event_type);
             for u in chunk {
                 q = q.bind(*u);
             }
+            q = q.bind(now);
             for r in q.fetch_all(&mut *self.tx).await? {
                 out.push(Subscriber {
                     app_id: r.try_get("app_id")?,
@@ -191,7 +195,7 @@ impl IngestTx {
         for chunk in events.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO events (type, payload, created_at) VALUES {} RETURNING id",
-                value_rows(chunk.len(), 3, 0)
+                Params::new(self.dialect).rows(chunk.len(), 3)
             );
             let mut q = sqlx::query(&sql);
             for (kind, payload) in chunk {
@@ -219,22 +223,7 @@ impl IngestTx {
             let sql = format!(
                 "INSERT INTO deliveries (event_id, app_id, event_type, body, status, \
                  next_attempt_at, created_at, updated_at) VALUES {}",
-                (0..chunk.len())
-                    .map(|r| {
-                        let b = r * 5;
-                        format!(
-                            "(${}, ${}, ${}, ${}, 'PENDING', ${}, ${}, ${})",
-                            b + 1,
-                            b + 2,
-                            b + 3,
-                            b + 4,
-                            b + 5,
-                            b + 5,
-                            b + 5
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                Params::new(self.dialect).rows(chunk.len(), 8)
             );
             let mut q = sqlx::query(&sql);
             for d in chunk {
@@ -243,6 +232,9 @@ impl IngestTx {
                     .bind(d.app_id)
                     .bind(d.event_type)
                     .bind(d.body.as_str())
+                    .bind("PENDING")
+                    .bind(now)
+                    .bind(now)
                     .bind(now);
             }
             q.execute(&mut *self.tx).await?;
