@@ -13,10 +13,11 @@ use kenar_wire::status::{Code, Status};
 use kenar_wire::webhook::{UserAccessRevocation, Webhook, WebhookPayload};
 use serde_json::{Map, Value};
 
+use crate::delivery::Handoff;
 use crate::domain::pseudonym::PseudonymKey;
 use crate::domain::{ScopeName, UserId};
 use crate::metrics::Metrics;
-use crate::store::{NewDelivery, RoutedApp, Store, StoreResult, Subscriber};
+use crate::store::{ClaimedDelivery, NewDelivery, RoutedApp, Store, StoreResult, Subscriber};
 
 /// Largest batch one ingestion call takes.
 pub const MAX_BATCH: usize = 1000;
@@ -26,6 +27,7 @@ pub struct Ingestor<'a> {
     pub store: &'a Store,
     pub pseudonyms: &'a PseudonymKey,
     pub metrics: &'a Metrics,
+    pub handoff: &'a Handoff,
 }
 
 /// Where an event goes, once the facts it depends on are known.
@@ -42,13 +44,19 @@ enum Plan {
     Revocation { app: RoutedApp, user: UserId },
 }
 
-/// An event routed: its slot in the batch, its type, its stored form, and its webhooks as
-/// (app, body).
+/// An event routed: its slot in the batch, its type, its stored form, and its webhooks.
 struct Routed {
     index: usize,
     kind: &'static str,
     stored: String,
-    targets: Vec<(i64, String)>,
+    targets: Vec<Target>,
+}
+
+struct Target {
+    app_id: i64,
+    /// Whether the app's endpoint is enabled (a disabled one's deliveries wait in the store).
+    enabled: bool,
+    body: String,
 }
 
 fn render(metadata: Option<&str>, payload: WebhookPayload) -> String {
@@ -227,17 +235,18 @@ impl Ingestor<'_> {
                     matched.dedup_by_key(|s| s.app_id);
                     matched
                         .into_iter()
-                        .map(|s| {
-                            (
-                                s.app_id,
-                                render(s.metadata.as_deref(), payload(event, None)),
-                            )
+                        .map(|s| Target {
+                            app_id: s.app_id,
+                            enabled: s.endpoint_enabled,
+                            body: render(s.metadata.as_deref(), payload(event, None)),
                         })
                         .collect()
                 }
-                Plan::Direct(app) if app.has_webhook => {
-                    vec![(app.id, render(None, payload(event, None)))]
-                }
+                Plan::Direct(app) if app.has_webhook => vec![Target {
+                    app_id: app.id,
+                    enabled: app.endpoint_enabled,
+                    body: render(None, payload(event, None)),
+                }],
                 Plan::Direct(_) => Vec::new(),
                 Plan::Revocation { app, user } => {
                     let grants = tx.revoke_grants(app.id, user.as_str(), now).await?;
@@ -249,7 +258,11 @@ impl Ingestor<'_> {
                         });
                     if notify {
                         let pseudonym = self.pseudonyms.user_id_for_app(app.id, user);
-                        vec![(app.id, render(None, payload(event, Some(pseudonym))))]
+                        vec![Target {
+                            app_id: app.id,
+                            enabled: app.endpoint_enabled,
+                            body: render(None, payload(event, Some(pseudonym))),
+                        }]
                     } else {
                         Vec::new()
                     }
@@ -264,31 +277,72 @@ impl Ingestor<'_> {
             });
         }
 
-        let event_rows: Vec<(&str, String)> =
-            rows.iter().map(|r| (r.kind, r.stored.clone())).collect();
+        let event_rows: Vec<(&str, &str)> =
+            rows.iter().map(|r| (r.kind, r.stored.as_str())).collect();
         let ids = tx.insert_events(&event_rows, now).await?;
+        // Deliveries this process can start at once are written leased to it.
+        let taken = self.handoff.begin(now);
         let mut deliveries = Vec::new();
-        for (r, id) in rows.iter().zip(&ids) {
-            for (app_id, body) in &r.targets {
+        let mut enabled = Vec::new();
+        for (r, id) in rows.iter_mut().zip(&ids) {
+            for t in r.targets.drain(..) {
+                let lease = taken
+                    .as_ref()
+                    .filter(|h| t.enabled && h.take(t.app_id))
+                    .map(|h| (h.owner(), h.lease_until()));
+                enabled.push(t.enabled);
                 deliveries.push(NewDelivery {
                     event_id: *id,
-                    app_id: *app_id,
+                    app_id: t.app_id,
                     event_type: r.kind,
-                    body: body.clone(),
+                    body: t.body,
+                    lease,
                 });
             }
-            tracing::debug!(
-                event_id = id,
-                kind = r.kind,
-                deliveries = r.targets.len(),
-                "event ingested"
-            );
             results[r.index] = Some(IngestResult::Accepted {
                 event_id: format!("evt_{id}"),
             });
         }
-        tx.insert_deliveries(&deliveries, now).await?;
-        tx.commit().await?;
+        let written = match tx.insert_deliveries(&deliveries, now).await {
+            Ok(ids) => tx.commit().await.map(|()| ids),
+            Err(e) => Err(e),
+        };
+        let delivery_ids = match written {
+            Ok(ids) => ids,
+            Err(e) => {
+                if let Some(h) = &taken {
+                    h.give_back(
+                        deliveries
+                            .iter()
+                            .filter(|d| d.lease.is_some())
+                            .map(|d| d.app_id),
+                    );
+                }
+                return Err(e);
+            }
+        };
+        if let Some(h) = &taken {
+            let mut fresh = Vec::new();
+            let mut left = Vec::new();
+            for ((d, enabled), id) in deliveries.into_iter().zip(enabled).zip(delivery_ids) {
+                if d.lease.is_some() {
+                    fresh.push(ClaimedDelivery {
+                        id,
+                        app_id: d.app_id,
+                        event_type: d.event_type.to_owned(),
+                        body: d.body,
+                        attempts: 0,
+                        schedule_step: 0,
+                    });
+                } else if enabled && !left.contains(&d.app_id) {
+                    left.push(d.app_id);
+                }
+            }
+            h.hand_over(fresh);
+            for app_id in left {
+                h.left_in_store(app_id);
+            }
+        }
         for r in &rows {
             self.metrics
                 .ingested
@@ -343,6 +397,7 @@ impl IngestQueue {
         store: Store,
         pseudonyms: PseudonymKey,
         metrics: std::sync::Arc<Metrics>,
+        handoff: Handoff,
     ) -> IngestQueue {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Job>(1024);
         tokio::spawn(async move {
@@ -359,19 +414,24 @@ impl IngestQueue {
                         Err(_) => break,
                     }
                 }
-                let all: Vec<Value> = jobs.iter().flat_map(|j| j.items.iter().cloned()).collect();
+                let mut all: Vec<Value> = Vec::with_capacity(items);
+                let mut counts = Vec::with_capacity(jobs.len());
+                for job in &mut jobs {
+                    counts.push(job.items.len());
+                    all.append(&mut job.items);
+                }
                 let ingestor = Ingestor {
                     store: &store,
                     pseudonyms: &pseudonyms,
                     metrics: &metrics,
+                    handoff: &handoff,
                 };
                 let now = crate::domain::time::now_ms();
                 match ingestor.ingest(&all, now).await {
                     Ok(results) => {
                         let mut results = results.into_iter();
-                        for job in jobs.drain(..) {
-                            let mine: Vec<IngestResult> =
-                                results.by_ref().take(job.items.len()).collect();
+                        for (job, count) in jobs.drain(..).zip(counts) {
+                            let mine: Vec<IngestResult> = results.by_ref().take(count).collect();
                             let _ = job.reply.send(Ok(mine));
                         }
                     }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Settings;
-use crate::delivery::{self, DeliveryConfig, Wake};
+use crate::delivery::{self, DeliveryConfig, Handoff, Wake};
 use crate::domain::url::PrivateTargets;
 use crate::http::state::{AppState, Context};
 use crate::ingest::IngestQueue;
@@ -40,6 +40,8 @@ pub struct Application {
     state: AppState,
     /// `None` when this process does not deliver.
     delivery: Option<DeliveryConfig>,
+    /// Where ingestion hands fresh deliveries to this process's engine.
+    handoff: Handoff,
 }
 
 impl Application {
@@ -50,7 +52,13 @@ impl Application {
             .await
             .map_err(|e| StartupError::Bind(settings.listen.clone(), e))?;
         let metrics = Arc::new(Metrics::default());
-        let ingest = IngestQueue::start(store.clone(), pseudonyms.clone(), Arc::clone(&metrics));
+        let handoff = Handoff::default();
+        let ingest = IngestQueue::start(
+            store.clone(),
+            pseudonyms.clone(),
+            Arc::clone(&metrics),
+            handoff.clone(),
+        );
         let state = Arc::new(Context {
             store,
             pseudonyms,
@@ -85,6 +93,7 @@ impl Application {
         Ok(Application {
             listener,
             state,
+            handoff,
             delivery: settings.deliver.then(|| settings.delivery.clone()),
         })
     }
@@ -116,6 +125,7 @@ impl Application {
                 config,
                 Arc::clone(&self.state.metrics),
                 self.state.wake.clone(),
+                &self.handoff,
                 cancel.clone(),
                 &tracker,
             )

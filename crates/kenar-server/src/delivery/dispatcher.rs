@@ -1,10 +1,11 @@
-//! Claims due deliveries and starts them, within the per-endpoint and global limits.
+//! Claims due deliveries and starts them, within the per-endpoint and global limits; takes
+//! fresh deliveries straight from ingestion while their app has room and no older work waits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -22,6 +23,9 @@ use crate::store::{Attempt, ClaimedDelivery, Endpoint, Next, Outcome, Store};
 pub(super) struct Load {
     per_app: HashMap<i64, (usize, Arc<Semaphore>)>,
     total: usize,
+    /// Apps that may have due deliveries in the store that no one holds: fresh deliveries of
+    /// theirs go to the store unleased, behind the older ones, until a claim finds no more.
+    backlogged: HashSet<i64>,
 }
 
 pub(super) struct Dispatcher {
@@ -33,6 +37,8 @@ pub(super) struct Dispatcher {
     pub metrics: Arc<Metrics>,
     pub outcomes: mpsc::Sender<Outcome>,
     pub wake: Wake,
+    /// Claim for the backlogged apps now, without asking the store which apps have work.
+    pub kick: Notify,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
     pub load: Arc<Mutex<Load>>,
@@ -41,20 +47,21 @@ pub(super) struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub async fn run(self) {
-        let this = Arc::new(self);
+    pub async fn run(self: Arc<Self>) {
+        let mut scan = true;
         loop {
-            if this.cancel.is_cancelled() {
+            if self.cancel.is_cancelled() {
                 break;
             }
-            if let Err(e) = this.claim().await {
+            if let Err(e) = self.claim(scan).await {
                 tracing::error!(error = %e, "claiming deliveries failed");
             }
-            tokio::select! {
-                _ = this.wake.notified() => {}
-                _ = tokio::time::sleep(this.config.poll_interval) => {}
-                _ = this.cancel.cancelled() => break,
-            }
+            scan = tokio::select! {
+                _ = self.wake.notified() => true,
+                _ = self.kick.notified() => false,
+                _ = tokio::time::sleep(self.config.poll_interval) => true,
+                _ = self.cancel.cancelled() => break,
+            };
         }
         tracing::debug!("dispatcher stopped");
     }
@@ -62,12 +69,25 @@ impl Dispatcher {
     /// Claims for every app with due work whose local queue has drained to its low-water mark
     /// (the endpoint's concurrency), up to the high-water mark (a batch more), within the
     /// process's limit. Claiming in gulps keeps the claim statements few, and an app's full
-    /// queue keeps it out, so a slow endpoint never takes the slots of others.
-    async fn claim(self: &Arc<Self>) -> crate::store::StoreResult<()> {
+    /// queue keeps it out, so a slow endpoint never takes the slots of others. With `scan` the
+    /// store says which apps have due work (retries come due, other processes ingest);
+    /// without, the apps known to be backlogged are tried.
+    async fn claim(self: &Arc<Self>, scan: bool) -> crate::store::StoreResult<()> {
         let now = now_ms();
-        let apps = self.store.apps_with_due_work(now).await?;
+        let scanned = if scan {
+            Some(self.store.apps_with_due_work(now).await?)
+        } else {
+            None
+        };
         let wants = {
-            let load = self.load.lock().unwrap_or_else(|e| e.into_inner());
+            let mut load = self.load.lock().unwrap_or_else(|e| e.into_inner());
+            let apps: Vec<i64> = match scanned {
+                Some(apps) => {
+                    load.backlogged.extend(apps.iter().copied());
+                    apps
+                }
+                None => load.backlogged.iter().copied().collect(),
+            };
             let mut free = self.config.max_claimed().saturating_sub(load.total);
             let low = self.config.endpoint_concurrency;
             let high = low + self.config.batch_size();
@@ -91,24 +111,54 @@ impl Dispatcher {
             .store
             .claim_due(&self.owner, &wants, now, now + lease_ms)
             .await?;
+        {
+            // An app that gave less than asked has nothing due left unheld; its fresh
+            // deliveries may skip the store's queue again. (One ingested unleased meanwhile is
+            // found by the next scan.)
+            let mut got: HashMap<i64, i64> = HashMap::new();
+            for d in &batch {
+                *got.entry(d.app_id).or_default() += 1;
+            }
+            let mut load = self.load.lock().unwrap_or_else(|e| e.into_inner());
+            for (app, n) in &wants {
+                if got.get(app).copied().unwrap_or(0) < *n {
+                    load.backlogged.remove(app);
+                }
+            }
+        }
+        for d in &batch {
+            self.reserve(d.app_id);
+        }
+        self.start(batch).await
+    }
+
+    /// Starts deliveries this process holds the leases of, each already counted by
+    /// [`Dispatcher::reserve`].
+    async fn start(self: &Arc<Self>, batch: Vec<ClaimedDelivery>) -> crate::store::StoreResult<()> {
         if batch.is_empty() {
             return Ok(());
         }
-        let app_ids: Vec<i64> = wants.iter().map(|(a, _)| *a).collect();
-        let endpoints: HashMap<i64, Arc<Endpoint>> = self
-            .store
-            .endpoints(&app_ids)
-            .await?
-            .into_iter()
-            .map(|e| (e.app_id, Arc::new(e)))
-            .collect();
+        let mut app_ids: Vec<i64> = batch.iter().map(|d| d.app_id).collect();
+        app_ids.sort_unstable();
+        app_ids.dedup();
+        let endpoints: HashMap<i64, Arc<Endpoint>> = match self.store.endpoints(&app_ids).await {
+            Ok(found) => found.into_iter().map(|e| (e.app_id, Arc::new(e))).collect(),
+            Err(e) => {
+                // Their leases expire and bring them back.
+                for d in &batch {
+                    self.finish(d.app_id);
+                }
+                return Err(e);
+            }
+        };
         for delivery in batch {
-            // The claim saw the app with an endpoint; one removed since simply waits for
-            // its lease to expire.
+            // The app was seen with an endpoint; one removed since simply waits for its lease
+            // to expire.
             let Some(endpoint) = endpoints.get(&delivery.app_id).cloned() else {
+                self.finish(delivery.app_id);
                 continue;
             };
-            let permit_pool = self.reserve(delivery.app_id);
+            let permit_pool = self.semaphore(delivery.app_id);
             let this = Arc::clone(self);
             self.tracker.spawn(async move {
                 let app_id = delivery.app_id;
@@ -117,24 +167,90 @@ impl Dispatcher {
                         this.deliver(&endpoint, delivery).await;
                     }
                 }
-                if this.release(app_id) {
-                    this.wake.notify();
-                }
+                this.finish(app_id);
             });
         }
         Ok(())
     }
 
-    fn reserve(&self, app_id: i64) -> Arc<Semaphore> {
+    /// Takes a place for a fresh delivery to `app_id`, which the caller then writes leased to
+    /// this worker and hands over with [`Dispatcher::hand_over`] once it is durable. `false`
+    /// when the app has older work waiting in the store, or no room here: the delivery goes to
+    /// the store unleased and a claim picks it up in its turn.
+    pub fn take_fresh(&self, app_id: i64) -> bool {
+        if self.cancel.is_cancelled() {
+            return false;
+        }
+        let mut load = self.load.lock().unwrap_or_else(|e| e.into_inner());
+        if load.backlogged.contains(&app_id) {
+            return false;
+        }
+        let queued = load.per_app.get(&app_id).map(|(n, _)| *n).unwrap_or(0);
+        let high = self.config.endpoint_concurrency + self.config.batch_size();
+        if queued >= high || load.total >= self.config.max_claimed() {
+            load.backlogged.insert(app_id);
+            return false;
+        }
+        drop(load);
+        self.reserve(app_id);
+        true
+    }
+
+    /// Notes that a fresh delivery to `app_id` went to the store unleased.
+    pub fn left_in_store(&self, app_id: i64) {
+        let mut load = self.load.lock().unwrap_or_else(|e| e.into_inner());
+        load.backlogged.insert(app_id);
+        drop(load);
+        self.kick.notify_one();
+    }
+
+    /// Gives back places taken by [`Dispatcher::take_fresh`] whose deliveries were not written.
+    pub fn give_back(&self, app_ids: impl IntoIterator<Item = i64>) {
+        for app_id in app_ids {
+            self.finish(app_id);
+        }
+    }
+
+    /// Starts fresh deliveries, durable and leased to this worker, whose places
+    /// [`Dispatcher::take_fresh`] took.
+    pub fn hand_over(self: &Arc<Self>, batch: Vec<ClaimedDelivery>) {
+        let this = Arc::clone(self);
+        self.tracker.spawn(async move {
+            if let Err(e) = this.start(batch).await {
+                tracing::error!(error = %e, "starting fresh deliveries failed");
+            }
+        });
+    }
+
+    /// Counts a delivery this process now holds.
+    fn reserve(&self, app_id: i64) {
         let mut load = self.load.lock().unwrap_or_else(|e| e.into_inner());
         load.total += 1;
         let concurrency = self.config.endpoint_concurrency;
-        let entry = load
-            .per_app
+        load.per_app
             .entry(app_id)
-            .or_insert_with(|| (0, Arc::new(Semaphore::new(concurrency))));
-        entry.0 += 1;
-        Arc::clone(&entry.1)
+            .or_insert_with(|| (0, Arc::new(Semaphore::new(concurrency))))
+            .0 += 1;
+    }
+
+    /// The endpoint's slots of an app this process holds deliveries of.
+    fn semaphore(&self, app_id: i64) -> Arc<Semaphore> {
+        let mut load = self.load.lock().unwrap_or_else(|e| e.into_inner());
+        let concurrency = self.config.endpoint_concurrency;
+        Arc::clone(
+            &load
+                .per_app
+                .entry(app_id)
+                .or_insert_with(|| (0, Arc::new(Semaphore::new(concurrency))))
+                .1,
+        )
+    }
+
+    /// Forgets a finished delivery, and claims again if that makes it worthwhile.
+    fn finish(&self, app_id: i64) {
+        if self.release(app_id) {
+            self.kick.notify_one();
+        }
     }
 
     /// Forgets a finished delivery; `true` when that makes claiming worthwhile again (its app

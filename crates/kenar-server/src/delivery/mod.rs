@@ -1,17 +1,22 @@
-//! The delivery engine: claim due deliveries in batches, send them, record outcomes in batches.
+//! The delivery engine: take fresh deliveries from ingestion or claim due ones in batches,
+//! send them, record outcomes in batches.
 //!
 //! ```text
-//!  ingest ──notify──▶ dispatcher ──claim (lease)──▶ store
+//!  ingest ──writes leased, then hands over──▶ dispatcher ◀──claim (lease)── store
 //!                        │ spawn per delivery (endpoint semaphore, global cap)
 //!                        ▼
 //!                     sender ──POST──▶ app      outcome ──▶ recorder ──batch tx──▶ store
 //! ```
+//!
+//! A fresh delivery skips the claim when its app has room in this process and no older due
+//! work in the store: ingestion writes it already leased to this worker and hands it over once
+//! the transaction commits. Otherwise it is written unleased and waits for a claim, in order.
 
 mod dispatcher;
 mod recorder;
 pub mod sender;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -91,6 +96,63 @@ impl Wake {
     }
 }
 
+/// Ingestion's door to this process's dispatcher. Cheap to clone; closed (everything goes to the
+/// store unleased) until [`start`] opens it, and in a process that does not deliver.
+///
+/// It holds the dispatcher weakly: the engine stops (and its recorder with it) when its own
+/// tasks end, whoever keeps a handoff.
+#[derive(Clone, Default)]
+pub struct Handoff(Arc<OnceLock<Weak<dispatcher::Dispatcher>>>);
+
+/// Places taken for fresh deliveries, to write leased to [`Taken::owner`] until
+/// [`Taken::lease_until`].
+pub struct Taken {
+    dispatcher: Arc<dispatcher::Dispatcher>,
+    lease_until: i64,
+}
+
+impl Handoff {
+    /// Opens a round of taking places, or `None` when closed.
+    pub fn begin(&self, now: i64) -> Option<Taken> {
+        let dispatcher = self.0.get()?.upgrade()?;
+        let lease_ms = i64::try_from(dispatcher.config.lease().as_millis()).unwrap_or(i64::MAX);
+        Some(Taken {
+            dispatcher,
+            lease_until: now.saturating_add(lease_ms),
+        })
+    }
+}
+
+impl Taken {
+    pub fn owner(&self) -> &str {
+        &self.dispatcher.owner
+    }
+
+    pub fn lease_until(&self) -> i64 {
+        self.lease_until
+    }
+
+    /// A place for a fresh delivery to `app_id`, or `false`: write it unleased.
+    pub fn take(&self, app_id: i64) -> bool {
+        self.dispatcher.take_fresh(app_id)
+    }
+
+    /// A fresh delivery to `app_id` was written unleased.
+    pub fn left_in_store(&self, app_id: i64) {
+        self.dispatcher.left_in_store(app_id);
+    }
+
+    /// The places of deliveries that were not written after all.
+    pub fn give_back(&self, app_ids: impl IntoIterator<Item = i64>) {
+        self.dispatcher.give_back(app_ids);
+    }
+
+    /// Starts the leased deliveries, now durable.
+    pub fn hand_over(&self, batch: Vec<crate::store::ClaimedDelivery>) {
+        self.dispatcher.hand_over(batch);
+    }
+}
+
 /// Starts the dispatcher and the recorder on `tracker`; they stop when `cancel` fires, after
 /// in-flight deliveries finish and their outcomes are recorded.
 pub fn start(
@@ -98,6 +160,7 @@ pub fn start(
     config: DeliveryConfig,
     metrics: Arc<Metrics>,
     wake: Wake,
+    handoff: &Handoff,
     cancel: CancellationToken,
     tracker: &TaskTracker,
 ) -> Result<(), sender::BuildError> {
@@ -115,7 +178,7 @@ pub fn start(
         config.disable_after,
         wake.clone(),
     ));
-    let dispatcher = dispatcher::Dispatcher {
+    let dispatcher = Arc::new(dispatcher::Dispatcher {
         store,
         config,
         owner,
@@ -123,11 +186,17 @@ pub fn start(
         metrics,
         outcomes,
         wake,
+        kick: Default::default(),
         cancel,
         tracker: tracker.clone(),
         load: Default::default(),
         sending: Arc::new(tokio::sync::Semaphore::new(config_max_in_flight)),
-    };
+    });
+    if handoff.0.set(Arc::downgrade(&dispatcher)).is_err() {
+        tracing::warn!(
+            "a delivery engine already runs in this process; fresh deliveries go to the first"
+        );
+    }
     tracker.spawn(dispatcher.run());
     Ok(())
 }

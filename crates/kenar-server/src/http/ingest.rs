@@ -92,7 +92,6 @@ pub async fn publish(
         .ingest(items)
         .await
         .map_err(ApiError::internal)?;
-    state.wake.notify();
     let accepted: Vec<&str> = results
         .iter()
         .filter_map(|r| match r {

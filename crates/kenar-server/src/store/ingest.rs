@@ -21,6 +21,8 @@ pub struct Subscriber {
     /// `""` for an all-posts subscription.
     pub resource: String,
     pub metadata: Option<String>,
+    /// Whether the app's endpoint is enabled (not disabled for failing too long).
+    pub endpoint_enabled: bool,
 }
 
 /// An app addressed by slug, as routing needs it.
@@ -28,15 +30,19 @@ pub struct Subscriber {
 pub struct RoutedApp {
     pub id: i64,
     pub has_webhook: bool,
+    /// Whether the app's endpoint is enabled (not disabled for failing too long).
+    pub endpoint_enabled: bool,
 }
 
-/// A delivery to insert.
+/// A delivery to insert; leased to `lease` = (owner, until) when this process will send it
+/// itself, as soon as the transaction commits.
 #[derive(Debug, Clone)]
 pub struct NewDelivery<'a> {
     pub event_id: i64,
     pub app_id: i64,
     pub event_type: &'a str,
     pub body: String,
+    pub lease: Option<(&'a str, i64)>,
 }
 
 /// One open ingestion transaction. Dropping it without [`IngestTx::commit`] rolls it back.
@@ -102,7 +108,7 @@ impl IngestTx {
         let mut out = HashMap::new();
         for chunk in slugs.chunks(CHUNK) {
             let sql = format!(
-                "SELECT id, slug, webhook_url FROM apps WHERE slug IN ({})",
+                "SELECT id, slug, webhook_url, webhook_disabled_at FROM apps WHERE slug IN ({})",
                 Params::new(self.dialect).list(chunk.len())
             );
             let mut q = sqlx::query(&sql);
@@ -115,6 +121,7 @@ impl IngestTx {
                     RoutedApp {
                         id: r.try_get("id")?,
                         has_webhook: opt::<String>(&r, "webhook_url")?.is_some(),
+                        endpoint_enabled: opt::<i64>(&r, "webhook_disabled_at")?.is_none(),
                     },
                 );
             }
@@ -134,7 +141,8 @@ impl IngestTx {
             let mut p = Params::new(self.dialect);
             let (kind, users, at) = (p.next(), p.list(chunk.len()), p.next());
             let sql = format!(
-                "SELECT s.app_id, s.user_id, s.resource, s.metadata FROM subscriptions s \
+                "SELECT s.app_id, s.user_id, s.resource, s.metadata, a.webhook_disabled_at \
+                 FROM subscriptions s \
                  JOIN access_tokens t ON t.id = s.access_token_id \
                  JOIN grants g ON g.id = t.grant_id \
                  JOIN apps a ON a.id = s.app_id \
@@ -153,6 +161,7 @@ impl IngestTx {
                     user_id: r.try_get("user_id")?,
                     resource: r.try_get("resource")?,
                     metadata: opt(&r, "metadata")?,
+                    endpoint_enabled: opt::<i64>(&r, "webhook_disabled_at")?.is_none(),
                 });
             }
         }
@@ -188,7 +197,7 @@ impl IngestTx {
     /// both increase along the VALUES list), so the sorted ids map back to the input order.
     pub async fn insert_events(
         &mut self,
-        events: &[(&str, String)],
+        events: &[(&str, &str)],
         now: i64,
     ) -> StoreResult<Vec<i64>> {
         let mut ids = Vec::with_capacity(events.len());
@@ -199,31 +208,27 @@ impl IngestTx {
             );
             let mut q = sqlx::query(&sql);
             for (kind, payload) in chunk {
-                q = q.bind(*kind).bind(payload.as_str()).bind(now);
+                q = q.bind(*kind).bind(*payload).bind(now);
             }
-            let mut chunk_ids: Vec<i64> = q
-                .fetch_all(&mut *self.tx)
-                .await?
-                .iter()
-                .map(|r| r.try_get("id"))
-                .collect::<Result<_, _>>()?;
-            chunk_ids.sort_unstable();
-            ids.extend(chunk_ids);
+            ids.extend(sorted_ids(&q.fetch_all(&mut *self.tx).await?)?);
         }
         Ok(ids)
     }
 
-    /// Inserts deliveries due now.
+    /// Inserts deliveries due now; returns their ids in the same order (as
+    /// [`IngestTx::insert_events`] does).
     pub async fn insert_deliveries(
         &mut self,
         rows: &[NewDelivery<'_>],
         now: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Vec<i64>> {
+        let mut ids = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO deliveries (event_id, app_id, event_type, body, status, \
-                 next_attempt_at, created_at, updated_at) VALUES {}",
-                Params::new(self.dialect).rows(chunk.len(), 8)
+                 next_attempt_at, created_at, updated_at, lease_owner, lease_until) VALUES {} \
+                 RETURNING id",
+                Params::new(self.dialect).rows(chunk.len(), 10)
             );
             let mut q = sqlx::query(&sql);
             for d in chunk {
@@ -235,10 +240,22 @@ impl IngestTx {
                     .bind("PENDING")
                     .bind(now)
                     .bind(now)
-                    .bind(now);
+                    .bind(now)
+                    .bind(d.lease.map(|(owner, _)| owner))
+                    .bind(d.lease.map(|(_, until)| until));
             }
-            q.execute(&mut *self.tx).await?;
+            ids.extend(sorted_ids(&q.fetch_all(&mut *self.tx).await?)?);
         }
-        Ok(())
+        Ok(ids)
     }
+}
+
+/// The `id`s of rows a multi-row INSERT returned, in the order of its VALUES list.
+fn sorted_ids(rows: &[sqlx::any::AnyRow]) -> StoreResult<Vec<i64>> {
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    ids.sort_unstable();
+    Ok(ids)
 }

@@ -37,6 +37,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_claims_per_app.sql"),
         include_str!("../../migrations/postgres/0004_claims_per_app.sql"),
     ),
+    (
+        5,
+        "drop_global_due_index",
+        include_str!("../../migrations/sqlite/0005_drop_global_due_index.sql"),
+        include_str!("../../migrations/postgres/0005_drop_global_due_index.sql"),
+    ),
 ];
 
 #[derive(Debug)]
