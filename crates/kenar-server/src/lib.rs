@@ -7,11 +7,13 @@ pub mod config;
 pub mod delivery;
 pub mod dev;
 pub mod domain;
+pub mod group;
 pub mod http;
 pub mod ingest;
 pub mod introspection;
 pub mod metrics;
 pub mod panel;
+pub mod rate;
 pub mod startup;
 pub mod store;
 

@@ -60,7 +60,7 @@ impl Application {
             handoff.clone(),
         );
         let state = Arc::new(Context {
-            store,
+            store: store.clone(),
             pseudonyms,
             admin_token: settings.admin_token.value.clone(),
             platform_token: settings.platform_token.value.clone(),
@@ -68,6 +68,14 @@ impl Application {
             metrics,
             wake: Wake::default(),
             default_limits: settings.default_limits,
+            rates: Arc::new(crate::rate::RateCounter::new(store.clone())),
+            subscriptions: {
+                let store = store.clone();
+                crate::group::GroupCommit::start(256, move |subs| {
+                    let store = store.clone();
+                    async move { store.upsert_subscriptions(&subs).await }
+                })
+            },
             outbound: delivery::sender::outbound_client(
                 DYNAMIC_ACTION_TIMEOUT,
                 4,
@@ -132,6 +140,10 @@ impl Application {
             .map_err(std::io::Error::other)?;
         }
         tracker.spawn(prune_rate_counters(store.clone(), cancel.clone()));
+        tracker.spawn(crate::rate::flush_periodically(
+            Arc::clone(&self.state.rates),
+            cancel.clone(),
+        ));
         tracker.close();
         let stopping = self.state.stopping.clone();
         let router = crate::http::router(self.state);

@@ -180,7 +180,7 @@ pub async fn register_subscription(
     if let Some(post) = &req.post {
         let record = state
             .store
-            .post(post.as_str())
+            .post_cached(post.as_str())
             .await?
             .ok_or_else(|| ApiError::not_found(format!("post {post} not found")))?;
         if record.owner_id != call.token.user_id {
@@ -196,17 +196,18 @@ pub async fn register_subscription(
         .transpose()
         .map_err(ApiError::internal)?;
     state
-        .store
-        .upsert_subscription(NewSubscription {
+        .subscriptions
+        .write(NewSubscription {
             app_id: call.app.id,
-            user_id: &call.token.user_id,
+            user_id: call.token.user_id,
             event_type: req.event_type.as_str(),
-            resource: req.post.as_ref().map(PostToken::as_str).unwrap_or(""),
-            metadata: metadata.as_deref(),
+            resource: req.post.map(|p| p.as_str().to_owned()).unwrap_or_default(),
+            metadata,
             access_token_id: call.token.id,
             now: now_ms(),
         })
-        .await?;
+        .await
+        .map_err(ApiError::internal)?;
     Ok(Json(RegisterSubscriptionResponse {}))
 }
 

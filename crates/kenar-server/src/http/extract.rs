@@ -172,7 +172,7 @@ async fn authenticate_key(
         .ok_or_else(invalid)?;
     let (key, app) = state
         .store
-        .api_key_with_app(&presented.lookup)
+        .api_key_with_app_cached(&presented.lookup)
         .await?
         .ok_or_else(invalid)?;
     if !presented.matches(&key.secret_hash) {
@@ -193,11 +193,7 @@ async fn rate_limit(state: &AppState, app: &AppRecord, now: i64) -> ApiResult<()
             .unwrap_or(state.default_limits.per_minute),
         per_day: app.daily_quota.unwrap_or(state.default_limits.per_day),
     };
-    let (minute_start, day_start) = limits::windows(now);
-    let (minute, day) = state
-        .store
-        .count_request(app.id, minute_start, day_start)
-        .await?;
+    let (minute, day) = state.rates.count(app.id, limits, now).await?;
     limits::check(limits, now, minute, day).map_err(|e| {
         let description = format!("{} limit of {} requests exceeded", e.limit, e.allowed);
         ApiError::new(
@@ -257,7 +253,7 @@ async fn authenticate_token(
     let presented = credentials::parse(Kind::AccessToken, raw).ok_or_else(invalid)?;
     let token = state
         .store
-        .access_token(&presented.lookup)
+        .access_token_cached(&presented.lookup)
         .await?
         .ok_or_else(invalid)?;
     if !presented.matches(&token.secret_hash) {

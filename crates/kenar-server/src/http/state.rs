@@ -27,6 +27,10 @@ pub struct Context {
     pub wake: Wake,
     /// Rate limits of apps that have none of their own.
     pub default_limits: Limits,
+    /// Group commit of subscription registrations.
+    pub subscriptions: crate::group::GroupCommit<crate::store::NewSubscription>,
+    /// Counts calls against the rate limits.
+    pub rates: Arc<crate::rate::RateCounter>,
     /// For calls to apps' dynamic-action URLs (with the SSRF guard when private targets are
     /// refused).
     pub outbound: reqwest::Client,

@@ -168,6 +168,7 @@ impl Store {
             .bind(app.id)
             .execute(&self.write)
             .await?;
+        self.cache.invalidate_credentials();
         Ok(())
     }
 
@@ -184,6 +185,7 @@ impl Store {
             .bind(now)
             .execute(&self.write)
             .await?;
+        self.cache.invalidate_credentials();
         Ok(())
     }
 
@@ -255,6 +257,7 @@ impl Store {
         .bind(now)
         .execute(&self.write)
         .await?;
+        self.cache.invalidate_credentials();
         let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.app_id = $1 AND k.id = $2");
         let row = sqlx::query(&sql)
             .bind(app_id)
@@ -262,6 +265,17 @@ impl Store {
             .fetch_optional(&self.write)
             .await?;
         row.as_ref().map(key_from_row).transpose()
+    }
+
+    /// [`Store::api_key_with_app`], served from the credential cache when it can be.
+    pub async fn api_key_with_app_cached(
+        &self,
+        lookup: &str,
+    ) -> StoreResult<Option<(ApiKeyRecord, AppRecord)>> {
+        self.cache
+            .keys
+            .get_or_read(lookup, self.api_key_with_app(lookup))
+            .await
     }
 
     /// The key with this lookup id and the app that holds it, in one round trip: this runs on

@@ -230,6 +230,7 @@ impl Store {
     ) -> StoreResult<Vec<i64>> {
         let owner = owner.to_owned();
         let dialect = self.dialect;
+        let cache = std::sync::Arc::clone(&self.cache);
         let outcomes = outcomes.to_vec();
         self.bookkeeping(move |conn| {
             Box::pin(async move {
@@ -330,6 +331,9 @@ impl Store {
                     }
                 }
                 tx.commit().await?;
+                if !disabled.is_empty() {
+                    cache.invalidate_credentials();
+                }
                 Ok(disabled)
             })
         })
@@ -454,6 +458,7 @@ impl Store {
         .bind(now)
         .execute(&self.write)
         .await?;
+        self.cache.invalidate_credentials();
         Ok(())
     }
 

@@ -134,7 +134,13 @@ impl Store {
         .bind(now)
         .fetch_optional(&self.write)
         .await?;
+        self.cache.posts.invalidate();
         row.as_ref().map(post_from_row).transpose()
+    }
+
+    /// [`Store::post`], served from the read cache when it can be.
+    pub async fn post_cached(&self, token: &str) -> StoreResult<Option<PostRecord>> {
+        self.cache.posts.get_or_read(token, self.post(token)).await
     }
 
     pub async fn post(&self, token: &str) -> StoreResult<Option<PostRecord>> {
@@ -173,6 +179,17 @@ impl Store {
         Ok(grant_id)
     }
 
+    /// [`Store::access_token`], served from the credential cache when it can be.
+    pub async fn access_token_cached(
+        &self,
+        lookup: &str,
+    ) -> StoreResult<Option<AccessTokenRecord>> {
+        self.cache
+            .tokens
+            .get_or_read(lookup, self.access_token(lookup))
+            .await
+    }
+
     /// The access token with this lookup id, joined with its grant.
     pub async fn access_token(&self, lookup: &str) -> StoreResult<Option<AccessTokenRecord>> {
         let row = sqlx::query(
@@ -209,6 +226,7 @@ impl Store {
         .bind(now)
         .execute(&self.write)
         .await?;
+        self.cache.invalidate_credentials();
         Ok(())
     }
 }
@@ -239,6 +257,7 @@ impl Store {
         .bind(expires_at)
         .execute(&self.write)
         .await?;
+        self.cache.invalidate_credentials();
         if updated.rows_affected() == 0 {
             let created = self
                 .create_grant_with_token(NewAccessToken {
@@ -270,6 +289,7 @@ impl Store {
         .bind(now)
         .execute(&self.write)
         .await?;
+        self.cache.invalidate_credentials();
         Ok(())
     }
 }

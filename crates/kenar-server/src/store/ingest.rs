@@ -49,6 +49,11 @@ pub struct NewDelivery<'a> {
 pub struct IngestTx {
     tx: Transaction<'static, Any>,
     dialect: Dialect,
+    cache: std::sync::Arc<super::cache::ReadCache>,
+    /// Whether this transaction revoked grants (cached credentials go stale on commit).
+    revoked: bool,
+    /// Whether it wrote posts' owners (cached posts go stale on commit).
+    owners_changed: bool,
 }
 
 impl Store {
@@ -56,6 +61,9 @@ impl Store {
         Ok(IngestTx {
             tx: self.write.begin().await?,
             dialect: self.dialect,
+            cache: std::sync::Arc::clone(&self.cache),
+            revoked: false,
+            owners_changed: false,
         })
     }
 }
@@ -63,6 +71,12 @@ impl Store {
 impl IngestTx {
     pub async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await?;
+        if self.revoked {
+            self.cache.invalidate_credentials();
+        }
+        if self.owners_changed {
+            self.cache.posts.invalidate();
+        }
         Ok(())
     }
 
@@ -91,14 +105,16 @@ impl IngestTx {
             let sql = format!(
                 "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES {} \
                  ON CONFLICT (token) DO UPDATE SET owner_id = excluded.owner_id, \
-                 updated_at = excluded.updated_at",
+                 updated_at = excluded.updated_at WHERE posts.owner_id <> excluded.owner_id",
                 Params::new(self.dialect).rows(chunk.len(), 4)
             );
             let mut q = sqlx::query(&sql);
             for (token, owner) in chunk {
                 q = q.bind(*token).bind(*owner).bind(now).bind(now);
             }
-            q.execute(&mut *self.tx).await?;
+            if q.execute(&mut *self.tx).await?.rows_affected() > 0 {
+                self.owners_changed = true;
+            }
         }
         Ok(())
     }
@@ -185,6 +201,7 @@ impl IngestTx {
         .bind(now)
         .fetch_all(&mut *self.tx)
         .await?;
+        self.revoked = true;
         Ok(rows
             .iter()
             .filter_map(|r| r.try_get::<String, _>("scopes").ok())

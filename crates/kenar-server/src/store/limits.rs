@@ -4,41 +4,54 @@ use sqlx::Row;
 
 use super::{Store, StoreResult};
 
+/// Calls of one app to add to its counters: `calls` in the minute window starting at
+/// `minute_start` and the day window starting at `day_start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallCount {
+    pub app_id: i64,
+    pub minute_start: i64,
+    pub day_start: i64,
+    pub calls: i64,
+}
+
 impl Store {
-    /// Counts one request of `app_id` in its minute and day windows; returns the counts
-    /// (this request included) as (minute, day).
-    pub async fn count_request(
-        &self,
-        app_id: i64,
-        minute_start: i64,
-        day_start: i64,
-    ) -> StoreResult<(i64, i64)> {
-        let rows = self
-            .bookkeeping(move |conn| {
-                Box::pin(async move {
-                    Ok(sqlx::query(
+    /// Adds each count to its app's windows in one transaction; returns each app's totals
+    /// after its addition, as (minute, day), in the same order.
+    pub async fn count_requests(&self, counts: &[CallCount]) -> StoreResult<Vec<(i64, i64)>> {
+        let counts = counts.to_vec();
+        self.bookkeeping(move |conn| {
+            Box::pin(async move {
+                let mut tx = sqlx::Connection::begin(conn).await?;
+                let mut totals = Vec::with_capacity(counts.len());
+                for c in &counts {
+                    let rows = sqlx::query(
                         "INSERT INTO rate_counters (app_id, kind, window_start, count) \
-                         VALUES ($1, 'minute', $2, 1), ($1, 'day', $3, 1) \
+                         VALUES ($1, 'minute', $2, $4), ($1, 'day', $3, $4) \
                          ON CONFLICT (app_id, kind, window_start) \
-                         DO UPDATE SET count = rate_counters.count + 1 RETURNING kind, count",
+                         DO UPDATE SET count = rate_counters.count + excluded.count \
+                         RETURNING kind, count",
                     )
-                    .bind(app_id)
-                    .bind(minute_start)
-                    .bind(day_start)
-                    .fetch_all(conn)
-                    .await?)
-                })
+                    .bind(c.app_id)
+                    .bind(c.minute_start)
+                    .bind(c.day_start)
+                    .bind(c.calls)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let (mut minute, mut day) = (0, 0);
+                    for r in rows {
+                        let count: i64 = r.try_get("count")?;
+                        match r.try_get::<String, _>("kind")?.as_str() {
+                            "minute" => minute = count,
+                            _ => day = count,
+                        }
+                    }
+                    totals.push((minute, day));
+                }
+                tx.commit().await?;
+                Ok(totals)
             })
-            .await?;
-        let (mut minute, mut day) = (0, 0);
-        for r in rows {
-            let count: i64 = r.try_get("count")?;
-            match r.try_get::<String, _>("kind")?.as_str() {
-                "minute" => minute = count,
-                _ => day = count,
-            }
-        }
-        Ok((minute, day))
+        })
+        .await
     }
 
     /// Forgets windows that ended before `before`.

@@ -3,6 +3,7 @@
 //! choose their text by [`Dialect`].
 
 mod apps;
+mod cache;
 mod deliveries;
 mod feed;
 mod identity;
@@ -29,6 +30,7 @@ pub use deliveries::{
 pub use feed::{Feed, FeedEventRecord, NewFeedEvent};
 pub use identity::{AccessTokenRecord, NewAccessToken, PostRecord, UserRecord};
 pub use ingest::{IngestTx, NewDelivery, RoutedApp, Subscriber};
+pub use limits::CallCount;
 pub use oauth::{CodeRecord, GrantRecord, NewCode, NewSecret, RefreshRecord, SessionRecord};
 pub use subscriptions::{NewSubscription, SubscriptionRecord};
 
@@ -149,6 +151,8 @@ pub struct Store {
     /// On SQLite this is the write connection.
     bookkeeping: AnyPool,
     dialect: Dialect,
+    /// Credentials read by the public API's authentication, kept for a moment.
+    cache: std::sync::Arc<cache::ReadCache>,
 }
 
 impl Store {
@@ -187,23 +191,28 @@ impl Store {
                     write: pool,
                     bookkeeping,
                     dialect: Dialect::Postgres,
+                    cache: Default::default(),
                 }
             }
             Dialect::Sqlite => {
+                // No ping before each acquire: the connection is a file handle in this
+                // process, and the ping is one more hop to its thread on every statement.
                 let options = || {
-                    AnyPoolOptions::new().after_connect(|conn, _| {
-                        Box::pin(async move {
-                            // WAL lets readers run beside the writer; synchronous=FULL makes
-                            // every commit survive a crash of the process and of the machine.
-                            sqlx::query(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                    AnyPoolOptions::new()
+                        .test_before_acquire(false)
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                // WAL lets readers run beside the writer; synchronous=FULL makes
+                                // every commit survive a crash of the process and of the machine.
+                                sqlx::query(
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                                  PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-                            )
-                            .execute(conn)
-                            .await
-                            .map(|_| ())
+                                )
+                                .execute(conn)
+                                .await
+                                .map(|_| ())
+                            })
                         })
-                    })
                 };
                 let write = options().max_connections(1).connect(&db.url).await?;
                 let read = options().max_connections(8).connect(&db.url).await?;
@@ -212,6 +221,7 @@ impl Store {
                     bookkeeping: write.clone(),
                     write,
                     dialect: Dialect::Sqlite,
+                    cache: Default::default(),
                 }
             }
         };

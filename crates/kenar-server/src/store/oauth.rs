@@ -248,6 +248,7 @@ impl Store {
         .await?;
         insert_tokens(&mut tx, old.grant_id, scopes, access, Some(refresh), now).await?;
         tx.commit().await?;
+        self.cache.invalidate_credentials();
         Ok(true)
     }
 
@@ -258,6 +259,7 @@ impl Store {
             .bind(now)
             .execute(&self.write)
             .await?;
+        self.cache.invalidate_credentials();
         Ok(())
     }
 

@@ -4,14 +4,15 @@ use sqlx::Row;
 
 use super::{opt, Store, StoreResult};
 
-pub struct NewSubscription<'a> {
+#[derive(Debug, Clone)]
+pub struct NewSubscription {
     pub app_id: i64,
-    pub user_id: &'a str,
-    pub event_type: &'a str,
+    pub user_id: String,
+    pub event_type: &'static str,
     /// The post token, or `""` for all of the user's posts.
-    pub resource: &'a str,
+    pub resource: String,
     /// The metadata object serialized as JSON, or `None`.
-    pub metadata: Option<&'a str>,
+    pub metadata: Option<String>,
     pub access_token_id: i64,
     pub now: i64,
 }
@@ -32,32 +33,37 @@ pub struct SubscriptionRecord {
 }
 
 impl Store {
-    /// Creates the subscription, or renews the existing one for the same (app, user, event
+    /// Creates each subscription, or renews the existing one for the same (app, user, event
     /// type, resource): its metadata is replaced, and it takes the new token unless the token
     /// it holds is still live and outlives the new one, so re-registering only ever extends it.
-    pub async fn upsert_subscription(&self, s: NewSubscription<'_>) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO subscriptions (app_id, user_id, event_type, resource, metadata, \
-             access_token_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
-             ON CONFLICT (app_id, user_id, event_type, resource) DO UPDATE SET \
-             metadata = excluded.metadata, updated_at = excluded.updated_at, \
-             access_token_id = CASE WHEN EXISTS (\
-                 SELECT 1 FROM access_tokens o JOIN grants g ON g.id = o.grant_id \
-                 WHERE o.id = subscriptions.access_token_id \
-                 AND o.revoked_at IS NULL AND g.revoked_at IS NULL \
-                 AND o.expires_at > (SELECT n.expires_at FROM access_tokens n \
-                                     WHERE n.id = excluded.access_token_id)) \
-             THEN subscriptions.access_token_id ELSE excluded.access_token_id END",
-        )
-        .bind(s.app_id)
-        .bind(s.user_id)
-        .bind(s.event_type)
-        .bind(s.resource)
-        .bind(s.metadata)
-        .bind(s.access_token_id)
-        .bind(s.now)
-        .execute(&self.write)
-        .await?;
+    /// One transaction for all, applied in order.
+    pub async fn upsert_subscriptions(&self, subs: &[NewSubscription]) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        for s in subs {
+            sqlx::query(
+                "INSERT INTO subscriptions (app_id, user_id, event_type, resource, metadata, \
+                 access_token_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+                 ON CONFLICT (app_id, user_id, event_type, resource) DO UPDATE SET \
+                 metadata = excluded.metadata, updated_at = excluded.updated_at, \
+                 access_token_id = CASE WHEN EXISTS (\
+                     SELECT 1 FROM access_tokens o JOIN grants g ON g.id = o.grant_id \
+                     WHERE o.id = subscriptions.access_token_id \
+                     AND o.revoked_at IS NULL AND g.revoked_at IS NULL \
+                     AND o.expires_at > (SELECT n.expires_at FROM access_tokens n \
+                                         WHERE n.id = excluded.access_token_id)) \
+                 THEN subscriptions.access_token_id ELSE excluded.access_token_id END",
+            )
+            .bind(s.app_id)
+            .bind(s.user_id.as_str())
+            .bind(s.event_type)
+            .bind(s.resource.as_str())
+            .bind(s.metadata.as_deref())
+            .bind(s.access_token_id)
+            .bind(s.now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

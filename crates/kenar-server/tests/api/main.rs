@@ -3,6 +3,7 @@
 
 mod admin;
 mod bad_input;
+mod cache;
 mod delivery;
 mod durability;
 mod helpers;
