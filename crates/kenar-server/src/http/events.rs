@@ -204,6 +204,7 @@ pub async fn register_subscription(
             resource: req.post.map(|p| p.as_str().to_owned()).unwrap_or_default(),
             metadata,
             access_token_id: call.token.id,
+            token_expires_at: call.token.expires_at,
             now: now_ms(),
         })
         .await

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{opt, Store, StoreResult};
+use super::{opt, Params, Store, StoreResult};
 
 #[derive(Debug, Clone)]
 pub struct NewSubscription {
@@ -14,6 +14,8 @@ pub struct NewSubscription {
     /// The metadata object serialized as JSON, or `None`.
     pub metadata: Option<String>,
     pub access_token_id: i64,
+    /// When that token expires.
+    pub token_expires_at: i64,
     pub now: i64,
 }
 
@@ -32,38 +34,66 @@ pub struct SubscriptionRecord {
     pub revoked: bool,
 }
 
+/// Registrations of the same subscription folded into one, as if applied in order: the last
+/// one's fields, with the longest-lived of their tokens (the later one on a tie).
+fn merge(subs: &[NewSubscription]) -> Vec<(&NewSubscription, i64)> {
+    let mut merged: Vec<(&NewSubscription, i64, i64)> = Vec::with_capacity(subs.len());
+    for s in subs {
+        let found = merged.iter_mut().find(|(m, _, _)| {
+            (m.app_id, &m.user_id, m.event_type, &m.resource)
+                == (s.app_id, &s.user_id, s.event_type, &s.resource)
+        });
+        match found {
+            Some(entry) => {
+                entry.0 = s;
+                if s.token_expires_at >= entry.2 {
+                    (entry.1, entry.2) = (s.access_token_id, s.token_expires_at);
+                }
+            }
+            None => merged.push((s, s.access_token_id, s.token_expires_at)),
+        }
+    }
+    merged.into_iter().map(|(s, token, _)| (s, token)).collect()
+}
+
 impl Store {
     /// Creates each subscription, or renews the existing one for the same (app, user, event
     /// type, resource): its metadata is replaced, and it takes the new token unless the token
     /// it holds is still live and outlives the new one, so re-registering only ever extends it.
-    /// One transaction for all, applied in order.
+    /// All in one statement, as if applied one after another: of several for the same
+    /// subscription, the last one's metadata and the longest-lived token win.
     pub async fn upsert_subscriptions(&self, subs: &[NewSubscription]) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
-        for s in subs {
-            sqlx::query(
-                "INSERT INTO subscriptions (app_id, user_id, event_type, resource, metadata, \
-                 access_token_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
-                 ON CONFLICT (app_id, user_id, event_type, resource) DO UPDATE SET \
-                 metadata = excluded.metadata, updated_at = excluded.updated_at, \
-                 access_token_id = CASE WHEN EXISTS (\
-                     SELECT 1 FROM access_tokens o JOIN grants g ON g.id = o.grant_id \
-                     WHERE o.id = subscriptions.access_token_id \
-                     AND o.revoked_at IS NULL AND g.revoked_at IS NULL \
-                     AND o.expires_at > (SELECT n.expires_at FROM access_tokens n \
-                                         WHERE n.id = excluded.access_token_id)) \
-                 THEN subscriptions.access_token_id ELSE excluded.access_token_id END",
-            )
-            .bind(s.app_id)
-            .bind(s.user_id.as_str())
-            .bind(s.event_type)
-            .bind(s.resource.as_str())
-            .bind(s.metadata.as_deref())
-            .bind(s.access_token_id)
-            .bind(s.now)
-            .execute(&mut *tx)
-            .await?;
+        let merged = merge(subs);
+        if merged.is_empty() {
+            return Ok(());
         }
-        tx.commit().await?;
+        let sql = format!(
+            "INSERT INTO subscriptions (app_id, user_id, event_type, resource, metadata, \
+             access_token_id, created_at, updated_at) VALUES {} \
+             ON CONFLICT (app_id, user_id, event_type, resource) DO UPDATE SET \
+             metadata = excluded.metadata, updated_at = excluded.updated_at, \
+             access_token_id = CASE WHEN EXISTS (\
+                 SELECT 1 FROM access_tokens o JOIN grants g ON g.id = o.grant_id \
+                 WHERE o.id = subscriptions.access_token_id \
+                 AND o.revoked_at IS NULL AND g.revoked_at IS NULL \
+                 AND o.expires_at > (SELECT n.expires_at FROM access_tokens n \
+                                     WHERE n.id = excluded.access_token_id)) \
+             THEN subscriptions.access_token_id ELSE excluded.access_token_id END",
+            Params::new(self.dialect).rows(merged.len(), 8)
+        );
+        let mut q = sqlx::query(&sql);
+        for (s, token_id) in &merged {
+            q = q
+                .bind(s.app_id)
+                .bind(s.user_id.as_str())
+                .bind(s.event_type)
+                .bind(s.resource.as_str())
+                .bind(s.metadata.as_deref())
+                .bind(*token_id)
+                .bind(s.now)
+                .bind(s.now);
+        }
+        q.execute(&self.write).await?;
         Ok(())
     }
 
@@ -94,5 +124,44 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(user: &str, metadata: &str, token: i64, expires: i64) -> NewSubscription {
+        NewSubscription {
+            app_id: 1,
+            user_id: user.into(),
+            event_type: "POST_UPDATE",
+            resource: String::new(),
+            metadata: Some(metadata.into()),
+            access_token_id: token,
+            token_expires_at: expires,
+            now: 0,
+        }
+    }
+
+    #[test]
+    fn the_last_fields_and_the_longest_lived_token_win() {
+        let subs = [
+            sub("u-1", "first", 10, 500),
+            sub("u-2", "other", 20, 100),
+            sub("u-1", "second", 11, 300),
+            sub("u-1", "third", 12, 500),
+        ];
+        let merged: Vec<(&str, &str, i64)> = merge(&subs)
+            .into_iter()
+            .map(|(s, token)| {
+                (
+                    s.user_id.as_str(),
+                    s.metadata.as_deref().unwrap_or(""),
+                    token,
+                )
+            })
+            .collect();
+        assert_eq!(merged, [("u-1", "third", 12), ("u-2", "other", 20)]);
     }
 }
