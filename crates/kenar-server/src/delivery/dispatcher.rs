@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -48,18 +48,27 @@ pub(super) struct Dispatcher {
 
 impl Dispatcher {
     pub async fn run(self: Arc<Self>) {
-        let mut scan = true;
+        // The store is asked for due work on a wake and at least every poll interval, however
+        // often kicks come.
+        let poll = self.config.poll_interval;
+        let mut scanned_at: Option<Instant> = None;
+        let mut woken = true;
         loop {
             if self.cancel.is_cancelled() {
                 break;
             }
+            let scan = woken || scanned_at.is_none_or(|at| at.elapsed() >= poll);
+            if scan {
+                scanned_at = Some(Instant::now());
+            }
             if let Err(e) = self.claim(scan).await {
                 tracing::error!(error = %e, "claiming deliveries failed");
             }
-            scan = tokio::select! {
+            let next_scan = poll.saturating_sub(scanned_at.map_or(poll, |at| at.elapsed()));
+            woken = tokio::select! {
                 _ = self.wake.notified() => true,
                 _ = self.kick.notified() => false,
-                _ = tokio::time::sleep(self.config.poll_interval) => true,
+                _ = tokio::time::sleep(next_scan) => false,
                 _ = self.cancel.cancelled() => break,
             };
         }

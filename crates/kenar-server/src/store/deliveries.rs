@@ -124,7 +124,7 @@ impl Store {
     }
 
     /// Leases due deliveries to `owner` until `lease_until`: for each (app, n) the app's `n`
-    /// most overdue, many apps per statement. Concurrent claimers never get the same delivery:
+    /// most overdue, if its endpoint is set and enabled, many apps per statement. Concurrent claimers never get the same delivery:
     /// PostgreSQL skips rows another claimer has locked, and both dialects re-check the lease on
     /// the row they update.
     pub async fn claim_due(
@@ -148,13 +148,17 @@ impl Store {
                 for chunk in wants.chunks(APPS_PER_STATEMENT) {
                     let mut p = Params::new(dialect);
                     let (until, owner_p) = (p.next(), p.next());
-                    // One arm per app: its id, the time twice, how many.
+                    // One arm per app: its id twice, the time twice, how many. An app whose
+                    // endpoint is disabled (or gone) gets nothing, however it was chosen.
                     let arms = (0..chunk.len())
                         .map(|i| {
-                            let (app, at, at_too, n) = (p.next(), p.next(), p.next(), p.next());
+                            let (live, app) = (p.next(), p.next());
+                            let (at, at_too, n) = (p.next(), p.next(), p.next());
                             format!(
                                 "SELECT id FROM (SELECT d.id FROM deliveries d \
-                                 WHERE d.app_id = {app} AND d.status = 'PENDING' \
+                                 WHERE EXISTS (SELECT 1 FROM apps e WHERE e.id = {live} \
+                                 AND e.webhook_url IS NOT NULL AND e.webhook_disabled_at IS NULL) \
+                                 AND d.app_id = {app} AND d.status = 'PENDING' \
                                  AND d.next_attempt_at <= {at} \
                                  AND (d.lease_until IS NULL OR d.lease_until < {at_too}) \
                                  ORDER BY d.next_attempt_at, d.id LIMIT {n} {lock}) AS a{i}"
@@ -171,7 +175,7 @@ impl Store {
                     );
                     let mut q = sqlx::query(&sql).bind(lease_until).bind(owner.as_str());
                     for (app_id, n) in chunk {
-                        q = q.bind(*app_id).bind(now).bind(now).bind(*n);
+                        q = q.bind(*app_id).bind(*app_id).bind(now).bind(now).bind(*n);
                     }
                     q = q.bind(now);
                     for r in &q.fetch_all(&mut *conn).await? {

@@ -208,6 +208,36 @@ async fn an_endpoint_failing_too_long_is_disabled_visibly_and_can_be_re_enabled(
     app.stop().await;
 }
 
+/// An app with more fresh deliveries than its engine takes at once is backlogged; once its
+/// endpoint is disabled, none of them is attempted, by claim or by hand-over.
+async fn a_disabled_endpoint_gets_nothing_from_its_backlog(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.delivery.disable_after = Duration::ZERO;
+        s.delivery.endpoint_concurrency = 1;
+        s.delivery.max_in_flight = 2;
+    })
+    .await;
+    let rx = Receiver::start().await;
+    bot_app(&app, &rx, "bot").await;
+    rx.answer_by_default(Answer::Status(500));
+    let events: Vec<Value> = (0..60).map(|i| chatbot("bot", &format!("m-{i}"))).collect();
+    app.ingest(Value::Array(events)).await;
+    for _ in 0..250 {
+        let view = expect_json(app.admin_get("/admin/v1/apps/bot").await, StatusCode::OK).await;
+        if view["webhook_disabled_at"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // What was already on its way when the endpoint was disabled may still go out.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let attempts = rx.got().len();
+    assert!(attempts < 60, "{attempts} attempts");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(rx.got().len(), attempts, "attempted while disabled");
+    app.stop().await;
+}
+
 async fn a_slow_endpoint_never_holds_up_a_healthy_one(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.delivery.endpoint_concurrency = 4;
@@ -314,6 +344,7 @@ crate::on_both_backends!(
     an_exhausted_schedule_fails_and_the_operator_can_replay,
     retry_after_is_honoured,
     an_endpoint_failing_too_long_is_disabled_visibly_and_can_be_re_enabled,
+    a_disabled_endpoint_gets_nothing_from_its_backlog,
     a_slow_endpoint_never_holds_up_a_healthy_one,
     operations_endpoints_answer,
     ingestion_checks_its_credential_and_its_batch,
