@@ -43,6 +43,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0005_drop_global_due_index.sql"),
         include_str!("../../migrations/postgres/0005_drop_global_due_index.sql"),
     ),
+    (
+        6,
+        "claim_order_index",
+        include_str!("../../migrations/sqlite/0006_claim_order_index.sql"),
+        include_str!("../../migrations/postgres/0006_claim_order_index.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -1,0 +1,3 @@
+-- Nothing to do on SQLite: an index's entries end with the rowid, which is deliveries.id, so
+-- deliveries_app_due already gives claims their (next_attempt_at, id) order. (PostgreSQL's
+-- migration of the same number adds id to the index.)
