@@ -338,7 +338,9 @@ impl Ingestor<'_> {
                     left.push(d.app_id);
                 }
             }
-            h.hand_over(fresh);
+            if !fresh.is_empty() {
+                h.hand_over(fresh);
+            }
             for app_id in left {
                 h.left_in_store(app_id);
             }
