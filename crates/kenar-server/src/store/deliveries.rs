@@ -124,9 +124,9 @@ impl Store {
     }
 
     /// Leases due deliveries to `owner` until `lease_until`: for each (app, n) the app's `n`
-    /// most overdue, if its endpoint is set and enabled, many apps per statement. Concurrent claimers never get the same delivery:
-    /// PostgreSQL skips rows another claimer has locked, and both dialects re-check the lease on
-    /// the row they update.
+    /// most overdue, if its endpoint is set and enabled, many apps per statement. Concurrent
+    /// claimers never get the same delivery: PostgreSQL skips rows another claimer has locked,
+    /// and both dialects re-check the lease on the row they update.
     pub async fn claim_due(
         &self,
         owner: &str,

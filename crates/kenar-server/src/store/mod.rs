@@ -151,7 +151,7 @@ pub struct Store {
     /// On SQLite this is the write connection.
     bookkeeping: AnyPool,
     dialect: Dialect,
-    /// Credentials read by the public API's authentication, kept for a moment.
+    /// What the public API reads on every call (credentials, post owners), kept for a moment.
     cache: std::sync::Arc<cache::ReadCache>,
 }
 
