@@ -121,28 +121,13 @@ pub fn api_error(http_status: u16, raw: &str) -> CliError {
     let status = parsed.unwrap_or_else(|| {
         let excerpt: String = raw.chars().take(200).collect();
         Status::new(
-            code_for_http_status(http_status),
+            Code::from_http_status(http_status),
             format!("HTTP {http_status} without a google.rpc.Status body: {excerpt}"),
         )
     });
     CliError::Api {
         http_status,
         status,
-    }
-}
-
-fn code_for_http_status(http_status: u16) -> Code {
-    match http_status {
-        400 => Code::InvalidArgument,
-        401 => Code::Unauthenticated,
-        403 => Code::PermissionDenied,
-        404 => Code::NotFound,
-        405 => Code::Unimplemented,
-        409 => Code::AlreadyExists,
-        429 => Code::ResourceExhausted,
-        503 => Code::Unavailable,
-        500..=599 => Code::Internal,
-        _ => Code::Unknown,
     }
 }
 

@@ -107,7 +107,7 @@ impl ApiError {
         let status = parsed.unwrap_or_else(|| {
             let excerpt: String = String::from_utf8_lossy(body).chars().take(200).collect();
             Status::new(
-                code_for_http_status(http_status),
+                Code::from_http_status(http_status),
                 format!("HTTP {http_status} without a google.rpc.Status body: {excerpt}"),
             )
         });
@@ -181,24 +181,6 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
-
-/// The code the gRPC-gateway mapping gives an HTTP status, for answers without a `Status` body.
-fn code_for_http_status(http_status: u16) -> Code {
-    match http_status {
-        400 => Code::InvalidArgument,
-        401 => Code::Unauthenticated,
-        403 => Code::PermissionDenied,
-        404 => Code::NotFound,
-        409 => Code::Aborted,
-        429 => Code::ResourceExhausted,
-        499 => Code::Cancelled,
-        501 => Code::Unimplemented,
-        503 => Code::Unavailable,
-        504 => Code::DeadlineExceeded,
-        500..=599 => Code::Internal,
-        _ => Code::Unknown,
-    }
-}
 
 /// No answer came: connecting failed, the connection broke, or the call timed out.
 ///

@@ -101,6 +101,27 @@ impl Code {
         }
     }
 
+    /// The code an answer without a `Status` body stands for, by its HTTP status: the inverse
+    /// of [`Code::http_status`], taking for a status several codes share the one the contract
+    /// uses (409: `ALREADY_EXISTS`; 400: `INVALID_ARGUMENT`; 500: `INTERNAL`).
+    pub fn from_http_status(http_status: u16) -> Code {
+        match http_status {
+            200..=299 => Code::Ok,
+            400 => Code::InvalidArgument,
+            401 => Code::Unauthenticated,
+            403 => Code::PermissionDenied,
+            404 => Code::NotFound,
+            405 | 501 => Code::Unimplemented,
+            409 => Code::AlreadyExists,
+            429 => Code::ResourceExhausted,
+            499 => Code::Cancelled,
+            503 => Code::Unavailable,
+            504 => Code::DeadlineExceeded,
+            500..=599 => Code::Internal,
+            _ => Code::Unknown,
+        }
+    }
+
     /// The HTTP status the gRPC-gateway answers with for this code.
     pub fn http_status(self) -> u16 {
         match self {
@@ -287,6 +308,20 @@ mod tests {
             assert_eq!(Code::from_i32(i as i32), *code);
         }
         assert_eq!(Code::from_i32(99), Code::Unknown);
+    }
+
+    #[test]
+    fn a_bare_http_status_reads_as_a_code_of_that_status() {
+        for code in Code::ALL {
+            let status = code.http_status();
+            assert_eq!(
+                Code::from_http_status(status).http_status(),
+                status,
+                "{code:?}"
+            );
+        }
+        assert_eq!(Code::from_http_status(405), Code::Unimplemented);
+        assert_eq!(Code::from_http_status(418), Code::Unknown);
     }
 
     #[test]
