@@ -1,5 +1,7 @@
 //! Group commit: concurrent callers' writes go to the database together, in one transaction
-//! (one fsync), written by one task. Each caller waits for the group it joined to commit.
+//! (one fsync), written by one task. Each caller waits for the group it joined to commit, and
+//! gets its own item's result. Ingestion calls and subscription registrations both go through
+//! one of these.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,13 +19,16 @@ pub enum GroupFailed {
     Store(#[source] Arc<StoreError>),
 }
 
-/// A queue of items written in groups of at most `max` by one writer function.
+type Reply<R> = oneshot::Sender<Result<R, GroupFailed>>;
+
+/// A queue of items of type `T`, written in groups by one writer function that answers each
+/// item with an `R`.
 #[derive(Debug)]
-pub struct GroupCommit<T> {
-    tx: mpsc::Sender<(T, oneshot::Sender<Result<(), GroupFailed>>)>,
+pub struct GroupCommit<T, R = ()> {
+    tx: mpsc::Sender<(T, Reply<R>)>,
 }
 
-impl<T> Clone for GroupCommit<T> {
+impl<T, R> Clone for GroupCommit<T, R> {
     fn clone(&self) -> Self {
         GroupCommit {
             tx: self.tx.clone(),
@@ -31,32 +36,52 @@ impl<T> Clone for GroupCommit<T> {
     }
 }
 
-impl<T: Send + 'static> GroupCommit<T> {
-    /// Starts the writer task; it runs until every handle is dropped.
-    pub fn start<F, Fut>(max: usize, write: F) -> GroupCommit<T>
+impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
+    /// Starts the writer task; it runs until every handle is dropped. A group takes what is
+    /// waiting until the items' `weight` reaches `max_weight` (at least one item). `write` gets
+    /// the group's items in order and answers with one result per item, in the same order.
+    pub fn start<F, Fut>(max_weight: usize, weight: fn(&T) -> usize, write: F) -> Self
     where
         F: Fn(Vec<T>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), StoreError>> + Send,
+        Fut: Future<Output = Result<Vec<R>, StoreError>> + Send,
     {
-        let (tx, mut rx) = mpsc::channel(4 * max);
+        let (tx, mut rx) = mpsc::channel::<(T, Reply<R>)>(1024);
         tokio::spawn(async move {
-            let mut jobs: Vec<(T, oneshot::Sender<Result<(), GroupFailed>>)> =
-                Vec::with_capacity(max);
-            while rx.recv_many(&mut jobs, max).await > 0 {
-                let (items, replies): (Vec<T>, Vec<_>) = jobs.drain(..).unzip();
-                let result = write(items)
-                    .await
-                    .map_err(|e| GroupFailed::Store(Arc::new(e)));
-                for reply in replies {
-                    let _ = reply.send(result.clone());
+            while let Some(first) = rx.recv().await {
+                let mut taken = weight(&first.0);
+                let mut jobs = vec![first];
+                while taken < max_weight {
+                    match rx.try_recv() {
+                        Ok(job) => {
+                            taken += weight(&job.0);
+                            jobs.push(job);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let (items, replies): (Vec<T>, Vec<Reply<R>>) = jobs.into_iter().unzip();
+                match write(items).await {
+                    Ok(results) => {
+                        // A writer that answered fewer items leaves their callers with
+                        // `WriterGone`, never with another item's result.
+                        for (reply, result) in replies.into_iter().zip(results) {
+                            let _ = reply.send(Ok(result));
+                        }
+                    }
+                    Err(e) => {
+                        let failed = GroupFailed::Store(Arc::new(e));
+                        for reply in replies {
+                            let _ = reply.send(Err(failed.clone()));
+                        }
+                    }
                 }
             }
         });
         GroupCommit { tx }
     }
 
-    /// Writes `item` with whatever else is waiting; returns once it is committed.
-    pub async fn write(&self, item: T) -> Result<(), GroupFailed> {
+    /// Writes `item` with whatever else is waiting; returns its result once committed.
+    pub async fn write(&self, item: T) -> Result<R, GroupFailed> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send((item, reply))

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use crate::delivery::Handoff;
 use crate::domain::pseudonym::PseudonymKey;
 use crate::domain::{ScopeName, UserId};
+use crate::group::{GroupCommit, GroupFailed};
 use crate::metrics::Metrics;
 use crate::store::{ClaimedDelivery, NewDelivery, RoutedApp, Store, StoreResult, Subscriber};
 
@@ -368,30 +369,13 @@ fn dedup<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     values.filter(|v| seen.insert(*v)).collect()
 }
 
-/// Group commit: concurrent ingestion calls are written together, in one transaction (one
-/// fsync), by one task. A call waits for the batch it joined to commit.
+/// Group commit of ingestion calls: concurrent calls are written together, in one transaction
+/// (one fsync); each call gets its own items' results.
 #[derive(Debug, Clone)]
-pub struct IngestQueue {
-    tx: tokio::sync::mpsc::Sender<Job>,
-}
-
-#[derive(Debug)]
-struct Job {
-    items: Vec<Value>,
-    reply: tokio::sync::oneshot::Sender<Result<Vec<IngestResult>, IngestFailed>>,
-}
+pub struct IngestQueue(GroupCommit<Vec<Value>, Vec<IngestResult>>);
 
 /// Items one group commit takes at most (several calls' batches together).
 const GROUP_MAX_ITEMS: usize = 4 * MAX_BATCH;
-
-/// Why a group commit failed; every call in the group gets it.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum IngestFailed {
-    #[error("the ingestion writer has stopped")]
-    WriterGone,
-    #[error("writing the batch failed: {0}")]
-    Store(String),
-}
 
 impl IngestQueue {
     /// Starts the writer task; it runs until every queue handle is dropped.
@@ -401,69 +385,37 @@ impl IngestQueue {
         metrics: std::sync::Arc<Metrics>,
         handoff: Handoff,
     ) -> IngestQueue {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Job>(1024);
-        tokio::spawn(async move {
-            let mut jobs: Vec<Job> = Vec::new();
-            while let Some(first) = rx.recv().await {
-                let mut items = first.items.len();
-                jobs.push(first);
-                while items < GROUP_MAX_ITEMS {
-                    match rx.try_recv() {
-                        Ok(job) => {
-                            items += job.items.len();
-                            jobs.push(job);
-                        }
-                        Err(_) => break,
-                    }
-                }
-                let mut all: Vec<Value> = Vec::with_capacity(items);
-                let mut counts = Vec::with_capacity(jobs.len());
-                for job in &mut jobs {
-                    counts.push(job.items.len());
-                    all.append(&mut job.items);
-                }
+        let write = move |calls: Vec<Vec<Value>>| {
+            let (store, pseudonyms, metrics, handoff) = (
+                store.clone(),
+                pseudonyms.clone(),
+                std::sync::Arc::clone(&metrics),
+                handoff.clone(),
+            );
+            async move {
+                let counts: Vec<usize> = calls.iter().map(Vec::len).collect();
+                let all: Vec<Value> = calls.into_iter().flatten().collect();
                 let ingestor = Ingestor {
                     store: &store,
                     pseudonyms: &pseudonyms,
                     metrics: &metrics,
                     handoff: &handoff,
                 };
-                let now = crate::domain::time::now_ms();
-                match ingestor.ingest(&all, now).await {
-                    Ok(results) => {
-                        let mut results = results.into_iter();
-                        for (job, count) in jobs.drain(..).zip(counts) {
-                            let mine: Vec<IngestResult> = results.by_ref().take(count).collect();
-                            let _ = job.reply.send(Ok(mine));
-                        }
-                    }
-                    Err(e) => {
-                        // The whole group failed together; each call reports it.
-                        let mut message = e.to_string();
-                        let mut source = std::error::Error::source(&e);
-                        while let Some(s) = source {
-                            message.push_str(": ");
-                            message.push_str(&s.to_string());
-                            source = s.source();
-                        }
-                        let failed = IngestFailed::Store(message);
-                        for job in jobs.drain(..) {
-                            let _ = job.reply.send(Err(failed.clone()));
-                        }
-                    }
-                }
+                let mut results = ingestor
+                    .ingest(&all, crate::domain::time::now_ms())
+                    .await?
+                    .into_iter();
+                Ok(counts
+                    .into_iter()
+                    .map(|n| results.by_ref().take(n).collect())
+                    .collect())
             }
-        });
-        IngestQueue { tx }
+        };
+        IngestQueue(GroupCommit::start(GROUP_MAX_ITEMS, Vec::len, write))
     }
 
     /// Ingests `items` with whatever else is waiting; returns this call's results.
-    pub async fn ingest(&self, items: Vec<Value>) -> Result<Vec<IngestResult>, IngestFailed> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.tx
-            .send(Job { items, reply })
-            .await
-            .map_err(|_| IngestFailed::WriterGone)?;
-        answer.await.map_err(|_| IngestFailed::WriterGone)?
+    pub async fn ingest(&self, items: Vec<Value>) -> Result<Vec<IngestResult>, GroupFailed> {
+        self.0.write(items).await
     }
 }

@@ -71,10 +71,17 @@ impl Application {
             rates: Arc::new(crate::rate::RateCounter::new(store.clone())),
             subscriptions: {
                 let store = store.clone();
-                crate::group::GroupCommit::start(256, move |subs| {
-                    let store = store.clone();
-                    async move { store.upsert_subscriptions(&subs).await }
-                })
+                crate::group::GroupCommit::start(
+                    256,
+                    |_| 1,
+                    move |subs| {
+                        let store = store.clone();
+                        async move {
+                            store.upsert_subscriptions(&subs).await?;
+                            Ok(vec![(); subs.len()])
+                        }
+                    },
+                )
             },
             outbound: delivery::sender::outbound_client(
                 DYNAMIC_ACTION_TIMEOUT,
