@@ -161,6 +161,19 @@ fn check_request(c: &Checked, p: &HashMap<String, String>) -> Result<Asked, Clie
 }
 
 /// Post-bound scopes name the user's own posts.
+/// Parses and checks an authorization request (the query of the GET, the form of the POST):
+/// a bad client or redirect URI gets an error page, anything else wrong goes back to the client.
+async fn authorization_request(
+    state: &AppState,
+    raw: &str,
+) -> Result<(HashMap<String, String>, Checked, Asked), Response> {
+    let p = params(raw)
+        .map_err(|e| pages::error(StatusCode::BAD_REQUEST, "Invalid authorization request", &e))?;
+    let checked = check_client(state, &p).await?;
+    let asked = check_request(&checked, &p).map_err(|e| redirect_error(&checked, e))?;
+    Ok((p, checked, asked))
+}
+
 async fn check_posts(
     state: &AppState,
     user: &str,
@@ -205,19 +218,9 @@ pub async fn authorize_get(
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
-    let p = match params(&query) {
-        Ok(p) => p,
-        Err(e) => {
-            return pages::error(StatusCode::BAD_REQUEST, "Invalid authorization request", &e)
-        }
-    };
-    let checked = match check_client(&state, &p).await {
-        Ok(c) => c,
+    let (_, checked, asked) = match authorization_request(&state, &query).await {
+        Ok(r) => r,
         Err(page) => return page,
-    };
-    let asked = match check_request(&checked, &p) {
-        Ok(a) => a,
-        Err(e) => return redirect_error(&checked, e),
     };
     let session = match current(&state, &headers).await {
         Ok(Some(s)) => s,
@@ -254,20 +257,11 @@ pub async fn authorize_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let p = match params(&String::from_utf8_lossy(&body)) {
-        Ok(p) => p,
-        Err(e) => {
-            return pages::error(StatusCode::BAD_REQUEST, "Invalid authorization request", &e)
-        }
-    };
-    let checked = match check_client(&state, &p).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
-    let asked = match check_request(&checked, &p) {
-        Ok(a) => a,
-        Err(e) => return redirect_error(&checked, e),
-    };
+    let (p, checked, asked) =
+        match authorization_request(&state, &String::from_utf8_lossy(&body)).await {
+            Ok(r) => r,
+            Err(page) => return page,
+        };
     let session: Session = match current(&state, &headers).await {
         Ok(Some(s)) => s,
         Ok(None) => return login_redirect("/oauth2/apps"),
