@@ -346,11 +346,19 @@ impl Ingestor<'_> {
                 h.left_in_store(app_id);
             }
         }
+        // One counter update per event type in the batch, not per event.
+        let mut per_kind: Vec<(&'static str, u64)> = Vec::new();
         for r in &rows {
+            match per_kind.iter_mut().find(|(kind, _)| *kind == r.kind) {
+                Some((_, n)) => *n += 1,
+                None => per_kind.push((r.kind, 1)),
+            }
+        }
+        for (kind, n) in per_kind {
             self.metrics
                 .ingested
-                .get_or_create(&vec![("type", r.kind)])
-                .inc();
+                .get_or_create(&vec![("type", kind)])
+                .inc_by(n);
         }
         Ok(results
             .into_iter()
