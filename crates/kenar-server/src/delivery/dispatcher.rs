@@ -235,24 +235,21 @@ impl Dispatcher {
     fn reserve(&self, app_id: i64) {
         let mut load = self.load.lock().unwrap_or_else(|e| e.into_inner());
         load.total += 1;
-        let concurrency = self.config.endpoint_concurrency;
-        load.per_app
-            .entry(app_id)
-            .or_insert_with(|| (0, Arc::new(Semaphore::new(concurrency))))
-            .0 += 1;
+        self.app_load(&mut load, app_id).0 += 1;
     }
 
     /// The endpoint's slots of an app this process holds deliveries of.
     fn semaphore(&self, app_id: i64) -> Arc<Semaphore> {
         let mut load = self.load.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(&self.app_load(&mut load, app_id).1)
+    }
+
+    /// An app's (held deliveries, endpoint slots), created on first use.
+    fn app_load<'a>(&self, load: &'a mut Load, app_id: i64) -> &'a mut (usize, Arc<Semaphore>) {
         let concurrency = self.config.endpoint_concurrency;
-        Arc::clone(
-            &load
-                .per_app
-                .entry(app_id)
-                .or_insert_with(|| (0, Arc::new(Semaphore::new(concurrency))))
-                .1,
-        )
+        load.per_app
+            .entry(app_id)
+            .or_insert_with(|| (0, Arc::new(Semaphore::new(concurrency))))
     }
 
     /// Forgets a finished delivery, and claims again if that makes it worthwhile.
