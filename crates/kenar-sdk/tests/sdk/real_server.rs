@@ -16,6 +16,11 @@ fn api_error(result: Result<impl std::fmt::Debug, Error>) -> kenar_sdk::ApiError
     }
 }
 
+/// The API error `client` gets registering `request`.
+async fn refused(client: &kenar_sdk::Client, request: RegisterSubscription) -> kenar_sdk::ApiError {
+    api_error(client.events().register_subscription(request).await)
+}
+
 #[tokio::test]
 async fn registers_every_kind_of_subscription_and_renews_one() {
     let server = DevServer::start();
@@ -61,12 +66,7 @@ async fn a_per_call_access_token_overrides_the_clients() {
         .access_token("not-a-valid-token")
         .build()
         .expect("a client");
-    let err = api_error(
-        client
-            .events()
-            .register_subscription(RegisterSubscription::post_updates())
-            .await,
-    );
+    let err = refused(&client, RegisterSubscription::post_updates()).await;
     assert_eq!(err.code(), Code::Unauthenticated);
     client
         .events()
@@ -91,12 +91,7 @@ async fn unknown_credentials_are_unauthenticated_401() {
         .access_token(server.get("access_token"))
         .build()
         .expect("a client");
-    let err = api_error(
-        bad_key
-            .events()
-            .register_subscription(RegisterSubscription::post_updates())
-            .await,
-    );
+    let err = refused(&bad_key, RegisterSubscription::post_updates()).await;
     assert_eq!(
         (err.http_status(), err.code()),
         (401, Code::Unauthenticated)
@@ -104,12 +99,7 @@ async fn unknown_credentials_are_unauthenticated_401() {
     assert!(!err.message().is_empty());
 
     let bad_token = server.client().with_access_token("kenar_at_unknown");
-    let err = api_error(
-        bad_token
-            .events()
-            .register_subscription(RegisterSubscription::post_updates())
-            .await,
-    );
+    let err = refused(&bad_token, RegisterSubscription::post_updates()).await;
     assert_eq!(
         (err.http_status(), err.code()),
         (401, Code::Unauthenticated)
@@ -126,27 +116,19 @@ async fn a_key_without_the_permission_and_a_token_without_the_scope_are_denied_4
         .access_token(server.get("access_token"))
         .build()
         .expect("a client");
-    let err = api_error(
-        without_permission
-            .events()
-            .register_subscription(RegisterSubscription::post_updates())
-            .await,
-    );
+    let err = refused(&without_permission, RegisterSubscription::post_updates()).await;
     assert_eq!(
         (err.http_status(), err.code()),
         (403, Code::PermissionDenied)
     );
 
     let posts_only = server.access_token("dev-app", &["USER_POSTS_GET"]).await;
-    let err = api_error(
-        client
-            .events()
-            .register_subscription(
-                RegisterSubscription::new_messages_on_post(server.get("post_token"))
-                    .access_token(posts_only),
-            )
-            .await,
-    );
+    let err = refused(
+        &client,
+        RegisterSubscription::new_messages_on_post(server.get("post_token"))
+            .access_token(posts_only),
+    )
+    .await;
     assert_eq!(
         (err.http_status(), err.code()),
         (403, Code::PermissionDenied)
@@ -156,13 +138,11 @@ async fn a_key_without_the_permission_and_a_token_without_the_scope_are_denied_4
 #[tokio::test]
 async fn an_invalid_request_is_400_with_its_field_violations() {
     let server = DevServer::start();
-    let err = api_error(
-        server
-            .client()
-            .events()
-            .register_subscription(RegisterSubscription::post_updates().post("not a token!"))
-            .await,
-    );
+    let err = refused(
+        &server.client(),
+        RegisterSubscription::post_updates().post("not a token!"),
+    )
+    .await;
     assert_eq!(
         (err.http_status(), err.code()),
         (400, Code::InvalidArgument)
@@ -176,15 +156,11 @@ async fn an_invalid_request_is_400_with_its_field_violations() {
     assert!(err.to_string().contains("event_resource_id"), "{err}");
 
     let huge = "x".repeat(5000);
-    let err = api_error(
-        server
-            .client()
-            .events()
-            .register_subscription(
-                RegisterSubscription::post_updates().metadata(json!({"a": huge})),
-            )
-            .await,
-    );
+    let err = refused(
+        &server.client(),
+        RegisterSubscription::post_updates().metadata(json!({"a": huge})),
+    )
+    .await;
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(err.field_violations()[0].field, "metadata");
 }
@@ -192,15 +168,11 @@ async fn an_invalid_request_is_400_with_its_field_violations() {
 #[tokio::test]
 async fn an_unknown_post_is_404() {
     let server = DevServer::start();
-    let err = api_error(
-        server
-            .client()
-            .events()
-            .register_subscription(
-                RegisterSubscription::new(EventType::PostUpdate).post("Unknown1"),
-            )
-            .await,
-    );
+    let err = refused(
+        &server.client(),
+        RegisterSubscription::new(EventType::PostUpdate).post("Unknown1"),
+    )
+    .await;
     assert_eq!((err.http_status(), err.code()), (404, Code::NotFound));
 }
 
@@ -219,12 +191,7 @@ async fn an_app_without_a_webhook_url_fails_the_precondition_400() {
         .access_token(token)
         .build()
         .expect("a client");
-    let err = api_error(
-        client
-            .events()
-            .register_subscription(RegisterSubscription::post_updates())
-            .await,
-    );
+    let err = refused(&client, RegisterSubscription::post_updates()).await;
     assert_eq!(
         (err.http_status(), err.code()),
         (400, Code::FailedPrecondition)
@@ -301,12 +268,7 @@ async fn a_rate_limited_call_is_429_with_its_retry_after() {
         .retry_policy(RetryPolicy::default().max_retry_after(Duration::ZERO))
         .build()
         .expect("a client");
-    let err = api_error(
-        impatient
-            .events()
-            .register_subscription(RegisterSubscription::post_updates())
-            .await,
-    );
+    let err = refused(&impatient, RegisterSubscription::post_updates()).await;
     assert_eq!(
         (err.http_status(), err.code()),
         (429, Code::ResourceExhausted)
