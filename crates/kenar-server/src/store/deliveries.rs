@@ -147,7 +147,6 @@ impl Store {
                 let mut out = Vec::new();
                 for chunk in wants.chunks(APPS_PER_STATEMENT) {
                     let mut p = Params::new(dialect);
-                    let (until, owner_p) = (p.next(), p.next());
                     // One arm per app: its id twice, the time twice, how many. An app whose
                     // endpoint is disabled (or gone) gets nothing, however it was chosen.
                     let arms = (0..chunk.len())
@@ -166,18 +165,22 @@ impl Store {
                         })
                         .collect::<Vec<_>>()
                         .join(" UNION ALL ");
-                    let at = p.next();
+                    let (until, owner_p, at) = (p.next(), p.next(), p.next());
+                    // The picks are materialized: as `WHERE id IN (...)`, PostgreSQL may run
+                    // the picking subquery again for every row it updates (a nested-loop semi
+                    // join), each run locking the next due row, and lease the whole backlog.
                     let sql = format!(
-                        "UPDATE deliveries SET lease_until = {until}, lease_owner = {owner_p} \
-                         WHERE id IN ({arms}) AND status = 'PENDING' \
-                         AND (lease_until IS NULL OR lease_until < {at}) \
+                        "WITH picked (pick_id) AS MATERIALIZED ({arms}) \
+                         UPDATE deliveries SET lease_until = {until}, lease_owner = {owner_p} \
+                         FROM picked WHERE deliveries.id = picked.pick_id \
+                         AND status = 'PENDING' AND (lease_until IS NULL OR lease_until < {at}) \
                          RETURNING id, app_id, event_type, body, attempts, schedule_step"
                     );
-                    let mut q = sqlx::query(&sql).bind(lease_until).bind(owner.as_str());
+                    let mut q = sqlx::query(&sql);
                     for (app_id, n) in chunk {
                         q = q.bind(*app_id).bind(*app_id).bind(now).bind(now).bind(*n);
                     }
-                    q = q.bind(now);
+                    q = q.bind(lease_until).bind(owner.as_str()).bind(now);
                     for r in &q.fetch_all(&mut *conn).await? {
                         out.push(ClaimedDelivery {
                             id: r.try_get("id")?,

@@ -220,7 +220,10 @@ async fn a_disabled_endpoint_gets_nothing_from_its_backlog(backend: Backend) {
     let rx = Receiver::start().await;
     bot_app(&app, &rx, "bot").await;
     rx.answer_by_default(Answer::Status(500));
-    let events: Vec<Value> = (0..60).map(|i| chatbot("bot", &format!("m-{i}"))).collect();
+    // Far more than can be sent (one at a time) while the first failure is being recorded.
+    let events: Vec<Value> = (0..300)
+        .map(|i| chatbot("bot", &format!("m-{i}")))
+        .collect();
     app.ingest(Value::Array(events)).await;
     for _ in 0..250 {
         let view = expect_json(app.admin_get("/admin/v1/apps/bot").await, StatusCode::OK).await;
@@ -232,10 +235,63 @@ async fn a_disabled_endpoint_gets_nothing_from_its_backlog(backend: Backend) {
     // What was already on its way when the endpoint was disabled may still go out.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let attempts = rx.got().len();
-    assert!(attempts < 60, "{attempts} attempts");
+    assert!(attempts < 300, "{attempts} attempts");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(rx.got().len(), attempts, "attempted while disabled");
     app.stop().await;
+}
+
+/// A claim leases no more than the engine has room for, however long the backlog: the room is
+/// counted in the store, where every process can see it.
+async fn a_claim_leases_only_what_the_engine_has_room_for(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.delivery.disable_after = Duration::ZERO;
+        s.delivery.endpoint_concurrency = 1;
+        s.delivery.max_in_flight = 2;
+        s.delivery.request_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let rx = Receiver::start().await;
+    bot_app(&app, &rx, "bot").await;
+    // A first failure disables the endpoint, so the backlog builds up in the store, unleased.
+    rx.answer_by_default(Answer::Status(500));
+    app.ingest(json!([chatbot("bot", "m-0")])).await;
+    rx.wait_for(1, WAIT).await;
+    wait_disabled(&app, "bot").await;
+    let events: Vec<Value> = (1..=300)
+        .map(|i| chatbot("bot", &format!("m-{i}")))
+        .collect();
+    app.ingest(Value::Array(events)).await;
+
+    // Enabled again with nothing answered, the engine claims once and holds what it claimed.
+    rx.answer_by_default(Answer::Hold);
+    app.admin_post("/admin/v1/apps/bot/webhook/enable", json!({}))
+        .await;
+    rx.wait_for(2, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let leased = app
+        .count_rows("SELECT COUNT(*) FROM deliveries WHERE lease_owner IS NOT NULL")
+        .await;
+    // Room for four times `max_in_flight`.
+    assert!((1..=8).contains(&leased), "{leased} deliveries leased");
+    rx.release();
+    app.stop().await;
+}
+
+/// Waits until the app's endpoint is disabled.
+async fn wait_disabled(app: &TestApp, slug: &str) {
+    for _ in 0..250 {
+        let view = expect_json(
+            app.admin_get(&format!("/admin/v1/apps/{slug}")).await,
+            StatusCode::OK,
+        )
+        .await;
+        if view["webhook_disabled_at"].is_string() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the endpoint of {slug} was not disabled");
 }
 
 async fn a_slow_endpoint_never_holds_up_a_healthy_one(backend: Backend) {
@@ -345,6 +401,7 @@ crate::on_both_backends!(
     retry_after_is_honoured,
     an_endpoint_failing_too_long_is_disabled_visibly_and_can_be_re_enabled,
     a_disabled_endpoint_gets_nothing_from_its_backlog,
+    a_claim_leases_only_what_the_engine_has_room_for,
     a_slow_endpoint_never_holds_up_a_healthy_one,
     operations_endpoints_answer,
     ingestion_checks_its_credential_and_its_batch,

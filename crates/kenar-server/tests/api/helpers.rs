@@ -120,6 +120,16 @@ impl TestApp {
         self.url.clone()
     }
 
+    /// The one number a `SELECT COUNT(*) ...` gives, read straight from the database.
+    pub async fn count_rows(&self, sql: &str) -> i64 {
+        sqlx::any::install_default_drivers();
+        let mut c = sqlx::AnyConnection::connect(self.url.as_str())
+            .await
+            .expect("connect");
+        let row = sqlx::query(sql).fetch_one(&mut c).await.expect("query");
+        sqlx::Row::try_get(&row, 0).expect("count")
+    }
+
     async fn start(
         db: Option<Database>,
         url: DatabaseUrl,
