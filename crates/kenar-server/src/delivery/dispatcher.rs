@@ -76,7 +76,7 @@ impl Dispatcher {
     }
 
     /// Claims for every app with due work whose local queue has drained to its low-water mark
-    /// (the endpoint's concurrency), up to the high-water mark (a batch more), within the
+    /// (a batch beyond the endpoint's concurrency), up to the high-water mark (a batch more), within the
     /// process's limit. Claiming in gulps keeps the claim statements few, and an app's full
     /// queue keeps it out, so a slow endpoint never takes the slots of others. With `scan` the
     /// store says which apps have due work (retries come due, other processes ingest);
@@ -98,8 +98,8 @@ impl Dispatcher {
                 None => load.backlogged.iter().copied().collect(),
             };
             let mut free = self.config.max_claimed().saturating_sub(load.total);
-            let low = self.config.endpoint_concurrency;
-            let high = low + self.config.batch_size();
+            let low = self.config.claim_low_water();
+            let high = self.config.claim_high_water();
             let mut wants = Vec::new();
             for app in apps {
                 let queued = load.per_app.get(&app).map(|(n, _)| *n).unwrap_or(0);
@@ -195,8 +195,7 @@ impl Dispatcher {
             return false;
         }
         let queued = load.per_app.get(&app_id).map(|(n, _)| *n).unwrap_or(0);
-        let high = self.config.endpoint_concurrency + self.config.batch_size();
-        if queued >= high || load.total >= self.config.max_claimed() {
+        if queued >= self.config.claim_high_water() || load.total >= self.config.max_claimed() {
             load.backlogged.insert(app_id);
             return false;
         }
@@ -268,7 +267,7 @@ impl Dispatcher {
         let mut drained = false;
         if let Some(entry) = load.per_app.get_mut(&app_id) {
             entry.0 = entry.0.saturating_sub(1);
-            drained = entry.0 == self.config.endpoint_concurrency;
+            drained = entry.0 == self.config.claim_low_water();
             if entry.0 == 0 {
                 load.per_app.remove(&app_id);
             }

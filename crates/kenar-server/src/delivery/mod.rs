@@ -56,12 +56,24 @@ impl DeliveryConfig {
         self.max_in_flight.saturating_mul(4)
     }
 
+    /// An app is claimed for again once this few of its deliveries are held here: a whole
+    /// batch beyond what its endpoint sends at once, so that the endpoint keeps working
+    /// while the claim waits for the store.
+    pub fn claim_low_water(&self) -> usize {
+        self.endpoint_concurrency + self.batch_size()
+    }
+
+    /// Deliveries of one app held here at most: a claim tops the app up to this.
+    pub fn claim_high_water(&self) -> usize {
+        self.claim_low_water() + self.batch_size()
+    }
+
     /// A claimed delivery must be sent within its lease, after which another worker may take
-    /// it. It may wait for its endpoint (at most a batch ahead of it, `endpoint_concurrency` at
-    /// a time) and for a sending slot (at most `max_claimed` ahead, `max_in_flight` at a time),
-    /// each round bounded by the request timeout.
+    /// it. It may wait for its endpoint (at most [`DeliveryConfig::claim_high_water`] ahead of
+    /// it, `endpoint_concurrency` at a time) and for a sending slot (at most `max_claimed`
+    /// ahead, `max_in_flight` at a time), each round bounded by the request timeout.
     pub fn lease(&self) -> Duration {
-        let rounds = self.batch_size() / self.endpoint_concurrency.max(1)
+        let rounds = self.claim_high_water() / self.endpoint_concurrency.max(1)
             + self.max_claimed() / self.max_in_flight.max(1)
             + 2;
         self.request_timeout * u32::try_from(rounds).unwrap_or(u32::MAX)
