@@ -9,13 +9,13 @@ use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::sender::{SendResult, Sender};
+use super::sender::{SendResult, Sender, Target};
 use super::{DeliveryConfig, Wake};
 use crate::domain::credentials::random_bytes;
 use crate::domain::retry::parse_retry_after;
 use crate::domain::time::now_ms;
 use crate::metrics::Metrics;
-use crate::store::{Attempt, ClaimedDelivery, Endpoint, Next, Outcome, Store};
+use crate::store::{Attempt, ClaimedDelivery, Next, Outcome, Store};
 
 /// Claimed deliveries not yet finished (queued for their endpoint, or being sent), per app
 /// and in all.
@@ -150,8 +150,11 @@ impl Dispatcher {
         let mut app_ids: Vec<i64> = batch.iter().map(|d| d.app_id).collect();
         app_ids.sort_unstable();
         app_ids.dedup();
-        let endpoints: HashMap<i64, Arc<Endpoint>> = match self.store.endpoints(&app_ids).await {
-            Ok(found) => found.into_iter().map(|e| (e.app_id, Arc::new(e))).collect(),
+        let targets: HashMap<i64, Arc<Target>> = match self.store.endpoints(&app_ids).await {
+            Ok(found) => found
+                .into_iter()
+                .map(|e| (e.app_id, Arc::new(self.sender.target(e))))
+                .collect(),
             Err(e) => {
                 // Their leases expire and bring them back.
                 for d in &batch {
@@ -163,7 +166,7 @@ impl Dispatcher {
         for delivery in batch {
             // The app was seen with an endpoint; one removed since simply waits for its lease
             // to expire.
-            let Some(endpoint) = endpoints.get(&delivery.app_id).cloned() else {
+            let Some(target) = targets.get(&delivery.app_id).cloned() else {
                 self.finish(delivery.app_id);
                 continue;
             };
@@ -173,7 +176,7 @@ impl Dispatcher {
                 let app_id = delivery.app_id;
                 if let Ok(_endpoint_slot) = permit_pool.acquire_owned().await {
                     if let Ok(_sending_slot) = this.sending.acquire().await {
-                        this.deliver(&endpoint, delivery).await;
+                        this.deliver(&target, delivery).await;
                     }
                 }
                 this.finish(app_id);
@@ -275,11 +278,11 @@ impl Dispatcher {
         was_full || drained
     }
 
-    async fn deliver(&self, endpoint: &Endpoint, d: ClaimedDelivery) {
+    async fn deliver(&self, target: &Target, d: ClaimedDelivery) {
         let attempted_at = now_ms();
-        let result = self.sender.send(endpoint, d.id, &d.body).await;
+        let result = self.sender.send(target, d.id, d.body).await;
         self.metrics.latency.observe(result.latency.as_secs_f64());
-        let next = self.next_step(&d, &result, now_ms());
+        let next = self.next_step(d.schedule_step, &result, now_ms());
         let outcome_label = match next {
             Next::Succeeded => "succeeded",
             Next::Retry { .. } => "retrying",
@@ -320,12 +323,12 @@ impl Dispatcher {
         let _ = self.outcomes.send(outcome).await;
     }
 
-    fn next_step(&self, d: &ClaimedDelivery, r: &SendResult, now: i64) -> Next {
+    fn next_step(&self, schedule_step: i64, r: &SendResult, now: i64) -> Next {
         if r.status.is_some_and(|s| (200..300).contains(&s)) {
             return Next::Succeeded;
         }
         let unit = f64::from(u32::from_le_bytes(random_bytes::<4>())) / (f64::from(u32::MAX) + 1.0);
-        let step = usize::try_from(d.schedule_step).unwrap_or(usize::MAX);
+        let step = usize::try_from(schedule_step).unwrap_or(usize::MAX);
         let Some(mut delay) = self.config.schedule.delay_after(step, unit) else {
             return Next::Failed;
         };

@@ -39,6 +39,13 @@ pub struct Sender {
     private_targets: PrivateTargets,
 }
 
+/// An endpoint ready to be sent to: its URL parsed and checked once for a whole batch of
+/// deliveries, not once per request.
+pub struct Target {
+    pub endpoint: Endpoint,
+    url: Result<url::Url, String>,
+}
+
 /// Resolves names and refuses private addresses, so a public name that points into the
 /// private network (or is rebound to it) cannot be reached.
 struct GuardedResolver;
@@ -113,7 +120,13 @@ impl Sender {
         })
     }
 
-    pub async fn send(&self, endpoint: &Endpoint, delivery_id: i64, body: &str) -> SendResult {
+    /// Parses and checks the endpoint's URL; a bad one fails each of its deliveries.
+    pub fn target(&self, endpoint: Endpoint) -> Target {
+        let url = check_target(&endpoint.url, self.private_targets);
+        Target { endpoint, url }
+    }
+
+    pub async fn send(&self, target: &Target, delivery_id: i64, body: String) -> SendResult {
         let started = Instant::now();
         let failed = |error: String| SendResult {
             status: None,
@@ -122,9 +135,10 @@ impl Sender {
             retry_after: None,
             latency: started.elapsed(),
         };
-        let url = match check_target(&endpoint.url, self.private_targets) {
-            Ok(u) => u,
-            Err(e) => return failed(e),
+        let endpoint = &target.endpoint;
+        let url = match &target.url {
+            Ok(u) => u.clone(),
+            Err(e) => return failed(e.clone()),
         };
         let webhook_id = format!("msg_{delivery_id}");
         let timestamp = std::time::SystemTime::now()
@@ -143,7 +157,7 @@ impl Sender {
                 request = request.header("webhook-signature", signature);
             }
         }
-        let mut response = match request.body(body.to_owned()).send().await {
+        let mut response = match request.body(body).send().await {
             Ok(r) => r,
             Err(e) => return failed(describe(&e)),
         };
@@ -224,7 +238,11 @@ mod tests {
 
         let sender = Sender::new(&DeliveryConfig::default()).expect("client");
         let result = sender
-            .send(&endpoint("http://localhost:9/hook"), 1, "{}")
+            .send(
+                &sender.target(endpoint("http://localhost:9/hook")),
+                1,
+                "{}".into(),
+            )
             .await;
         assert!(result.status.is_none());
         assert!(
@@ -245,7 +263,9 @@ mod tests {
             "http://169.254.169.254/latest",
             "http://[::1]:9/",
         ] {
-            let result = sender.send(&endpoint(url), 1, "{}").await;
+            let result = sender
+                .send(&sender.target(endpoint(url)), 1, "{}".into())
+                .await;
             assert!(
                 result
                     .error
