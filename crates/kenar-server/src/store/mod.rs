@@ -324,24 +324,51 @@ impl Params {
 
     /// The next parameter.
     fn next(&mut self) -> String {
+        let mut out = String::with_capacity(4);
+        self.push(&mut out);
+        out
+    }
+
+    fn push(&mut self, out: &mut String) {
         self.count += 1;
         match self.dialect {
-            Dialect::Sqlite => "?".to_owned(),
-            Dialect::Postgres => format!("${}", self.count),
+            Dialect::Sqlite => out.push('?'),
+            Dialect::Postgres => {
+                use std::fmt::Write;
+                let _ = write!(out, "${}", self.count);
+            }
         }
     }
 
     /// `n` parameters, comma-separated.
     fn list(&mut self, n: usize) -> String {
-        (0..n).map(|_| self.next()).collect::<Vec<_>>().join(", ")
+        let mut out = String::with_capacity(n * 4);
+        self.push_list(&mut out, n);
+        out
     }
 
-    /// `(p, ..., p), ...`: `rows` rows of `width` parameters.
+    fn push_list(&mut self, out: &mut String, n: usize) {
+        for i in 0..n {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            self.push(out);
+        }
+    }
+
+    /// `(p, ..., p), ...`: `rows` rows of `width` parameters. Built in one string: a batch
+    /// statement has thousands of parameters.
     fn rows(&mut self, rows: usize, width: usize) -> String {
-        (0..rows)
-            .map(|_| format!("({})", self.list(width)))
-            .collect::<Vec<_>>()
-            .join(", ")
+        let mut out = String::with_capacity(rows * (width * 4 + 4));
+        for r in 0..rows {
+            if r > 0 {
+                out.push_str(", ");
+            }
+            out.push('(');
+            self.push_list(&mut out, width);
+            out.push(')');
+        }
+        out
     }
 }
 
@@ -356,6 +383,17 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_are_numbered_in_text_order() {
+        let mut pg = Params::new(Dialect::Postgres);
+        assert_eq!(pg.next(), "$1");
+        assert_eq!(pg.rows(2, 2), "($2, $3), ($4, $5)");
+        assert_eq!(pg.list(2), "$6, $7");
+        let mut lite = Params::new(Dialect::Sqlite);
+        assert_eq!(lite.rows(2, 3), "(?, ?, ?), (?, ?, ?)");
+        assert_eq!(lite.list(1), "?");
+    }
 
     #[test]
     fn database_urls_pick_their_dialect() {
