@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use sqlx::{Any, Row, Transaction};
 
-use super::{opt, Dialect, Params, Store, StoreResult};
+use super::{opt, Dialect, Params, Store, StoreError, StoreResult};
 use crate::domain::ScopeSet;
 
 /// Rows per multi-row statement: well under both dialects' parameter limits.
@@ -209,9 +209,7 @@ impl IngestTx {
             .collect())
     }
 
-    /// Inserts events (type, payload); returns their ids in the same order. Ids are assigned
-    /// in the order of the rows of one statement (SQLite's rowids and PostgreSQL's identity
-    /// both increase along the VALUES list), so the sorted ids map back to the input order.
+    /// Inserts events (type, payload); returns their ids in the same order.
     pub async fn insert_events(
         &mut self,
         events: &[(&str, &str)],
@@ -220,20 +218,20 @@ impl IngestTx {
         let mut ids = Vec::with_capacity(events.len());
         for chunk in events.chunks(CHUNK) {
             let sql = format!(
-                "INSERT INTO events (type, payload, created_at) VALUES {} RETURNING id",
-                Params::new(self.dialect).rows(chunk.len(), 3)
+                "INSERT INTO events (type, payload, created_at) VALUES {}{}",
+                Params::new(self.dialect).rows(chunk.len(), 3),
+                self.returning_id()
             );
             let mut q = sqlx::query(&sql);
             for (kind, payload) in chunk {
                 q = q.bind(*kind).bind(*payload).bind(now);
             }
-            ids.extend(sorted_ids(&q.fetch_all(&mut *self.tx).await?)?);
+            ids.extend(self.inserted_ids(q, chunk.len()).await?);
         }
         Ok(ids)
     }
 
-    /// Inserts deliveries due now; returns their ids in the same order (as
-    /// [`IngestTx::insert_events`] does).
+    /// Inserts deliveries due now; returns their ids in the same order.
     pub async fn insert_deliveries(
         &mut self,
         rows: &[NewDelivery<'_>],
@@ -243,9 +241,9 @@ impl IngestTx {
         for chunk in rows.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO deliveries (event_id, app_id, event_type, body, status, \
-                 next_attempt_at, created_at, updated_at, lease_owner, lease_until) VALUES {} \
-                 RETURNING id",
-                Params::new(self.dialect).rows(chunk.len(), 10)
+                 next_attempt_at, created_at, updated_at, lease_owner, lease_until) VALUES {}{}",
+                Params::new(self.dialect).rows(chunk.len(), 10),
+                self.returning_id()
             );
             let mut q = sqlx::query(&sql);
             for d in chunk {
@@ -261,18 +259,55 @@ impl IngestTx {
                     .bind(d.lease.map(|(owner, _)| owner))
                     .bind(d.lease.map(|(_, until)| until));
             }
-            ids.extend(sorted_ids(&q.fetch_all(&mut *self.tx).await?)?);
+            ids.extend(self.inserted_ids(q, chunk.len()).await?);
         }
         Ok(ids)
     }
-}
 
-/// The `id`s of rows a multi-row INSERT returned, in the order of its VALUES list.
-fn sorted_ids(rows: &[sqlx::any::AnyRow]) -> StoreResult<Vec<i64>> {
-    let mut ids: Vec<i64> = rows
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?;
-    ids.sort_unstable();
-    Ok(ids)
+    /// What a multi-row INSERT appends to learn its rows' ids: nothing on SQLite (see
+    /// [`IngestTx::inserted_ids`]).
+    fn returning_id(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " RETURNING id",
+        }
+    }
+
+    /// Runs a multi-row INSERT of `n` rows; returns their ids in the order of its VALUES
+    /// list. Both dialects assign ids in that order within one statement. SQLite gives each
+    /// new row the largest rowid so far plus one (while the largest is below 2^63 - 1), and
+    /// nothing else writes during the statement, so the ids are the `n` ending at the last
+    /// one inserted: one small query instead of RETURNING rows carried back one by one (each
+    /// a message from sqlx's connection thread). PostgreSQL returns them.
+    async fn inserted_ids<'q>(
+        &mut self,
+        q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+        n: usize,
+    ) -> StoreResult<Vec<i64>> {
+        match self.dialect {
+            Dialect::Sqlite => {
+                let done = q.execute(&mut *self.tx).await?;
+                // sqlx's `Any` driver does not pass SQLite's last rowid on.
+                let last: i64 = sqlx::query("SELECT last_insert_rowid() AS id")
+                    .fetch_one(&mut *self.tx)
+                    .await?
+                    .try_get("id")?;
+                let n = i64::try_from(n).map_err(|_| StoreError::Corrupt("row count".into()))?;
+                if done.rows_affected() != n as u64 || last < n {
+                    return Err(StoreError::Corrupt("ids of inserted rows".into()));
+                }
+                Ok((last - n + 1..=last).collect())
+            }
+            Dialect::Postgres => {
+                let mut ids: Vec<i64> = q
+                    .fetch_all(&mut *self.tx)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get("id"))
+                    .collect::<Result<_, _>>()?;
+                ids.sort_unstable();
+                Ok(ids)
+            }
+        }
+    }
 }
