@@ -51,21 +51,26 @@ impl DeliveryConfig {
         256.min(self.max_claimed())
     }
 
-    /// Deliveries this process holds at most, queued for their endpoint or being sent.
+    /// Deliveries this process holds at most, queued for their endpoint or being sent: room
+    /// for four apps at their high-water mark, so that a few slow endpoints filling theirs
+    /// leave room for the rest.
     pub fn max_claimed(&self) -> usize {
-        self.max_in_flight.saturating_mul(4)
+        self.max_in_flight.saturating_mul(8)
     }
 
-    /// An app is claimed for again once this few of its deliveries are held here: a whole
-    /// batch beyond what its endpoint sends at once, so that the endpoint keeps working
-    /// while the claim waits for the store.
-    pub fn claim_low_water(&self) -> usize {
-        self.endpoint_concurrency + self.batch_size()
-    }
-
-    /// Deliveries of one app held here at most: a claim tops the app up to this.
+    /// Deliveries of one app held here at most: what fresh deliveries are handed over up to,
+    /// and what a claim tops the app up to. Deep enough that the endpoint keeps working while
+    /// a claim, or an ingestion too big to hand over, waits for the store's writer (measured:
+    /// one batch beyond the endpoint's concurrency delivered 21,000-24,000/s in the batched
+    /// benchmark, two 28,000/s, four 30,000-32,600/s).
     pub fn claim_high_water(&self) -> usize {
-        self.claim_low_water() + self.batch_size()
+        self.endpoint_concurrency + 4 * self.batch_size()
+    }
+
+    /// An app is claimed for again once this few of its deliveries are held here, so a claim
+    /// fetches a whole batch.
+    pub fn claim_low_water(&self) -> usize {
+        self.claim_high_water() - self.batch_size()
     }
 
     /// A claimed delivery must be sent within its lease, after which another worker may take
