@@ -143,8 +143,7 @@ impl Application {
                 &self.handoff,
                 cancel.clone(),
                 &tracker,
-            )
-            .map_err(std::io::Error::other)?;
+            );
         }
         tracker.spawn(prune_rate_counters(store.clone(), cancel.clone()));
         tracker.spawn(crate::rate::flush_periodically(

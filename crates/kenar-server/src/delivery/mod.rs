@@ -180,12 +180,12 @@ pub fn start(
     handoff: &Handoff,
     cancel: CancellationToken,
     tracker: &TaskTracker,
-) -> Result<(), sender::BuildError> {
+) {
     let owner = format!(
         "worker-{}",
         crate::domain::credentials::random_alphanumeric(12)
     );
-    let sender = sender::Sender::new(&config)?;
+    let sender = sender::Sender::new(&config);
     let config_max_in_flight = config.max_in_flight;
     let (outcomes, rx) = tokio::sync::mpsc::channel(4096);
     tracker.spawn(recorder::run(
@@ -215,5 +215,4 @@ pub fn start(
         );
     }
     tracker.spawn(dispatcher.run());
-    Ok(())
 }
