@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use kenar_wire::platform::{IngestEvent, IngestResult};
+use kenar_wire::status::FieldViolation;
 use kenar_wire::status::{Code, Status};
 use kenar_wire::webhook::{UserAccessRevocation, Webhook, WebhookPayload};
 use serde_json::{Map, Value};
@@ -113,12 +114,16 @@ fn unknown_owner(post: &str) -> Status {
 impl Ingestor<'_> {
     /// Ingests `items`; one result per item, in order. Accepted events are durable when this
     /// returns.
-    pub async fn ingest(&self, items: &[Value], now: i64) -> StoreResult<Vec<IngestResult>> {
+    pub async fn ingest(&self, items: Vec<Parsed>, now: i64) -> StoreResult<Vec<IngestResult>> {
         let mut results: Vec<Option<IngestResult>> = vec![None; items.len()];
         let mut events = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            match IngestEvent::from_value(item) {
-                Ok(e) => events.push((i, e)),
+        let mut stored_forms: Vec<Option<String>> = vec![None; items.len()];
+        for (i, item) in items.into_iter().enumerate() {
+            match item.0 {
+                Ok((e, stored)) => {
+                    events.push((i, e));
+                    stored_forms[i] = Some(stored);
+                }
                 Err(violations) => results[i] = Some(IngestResult::invalid(violations)),
             }
         }
@@ -269,7 +274,7 @@ impl Ingestor<'_> {
                     }
                 }
             };
-            let stored = serde_json::to_string(event).unwrap_or_default();
+            let stored = stored_forms[*i].take().unwrap_or_default();
             rows.push(Routed {
                 index: *i,
                 kind,
@@ -377,10 +382,25 @@ fn dedup<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     values.filter(|v| seen.insert(*v)).collect()
 }
 
+/// An item parsed in the caller's task, before it joins a group, so that the group's writer
+/// (one at a time) does only what needs the store: the event and its stored form, or why
+/// it is invalid.
+#[derive(Debug)]
+pub struct Parsed(Result<(IngestEvent, String), Vec<FieldViolation>>);
+
+impl Parsed {
+    pub fn new(item: &Value) -> Parsed {
+        Parsed(IngestEvent::from_value(item).map(|event| {
+            let stored = serde_json::to_string(&event).unwrap_or_default();
+            (event, stored)
+        }))
+    }
+}
+
 /// Group commit of ingestion calls: concurrent calls are written together, in one transaction
 /// (one fsync); each call gets its own items' results.
 #[derive(Debug, Clone)]
-pub struct IngestQueue(GroupCommit<Vec<Value>, Vec<IngestResult>>);
+pub struct IngestQueue(GroupCommit<Vec<Parsed>, Vec<IngestResult>>);
 
 /// Items one group commit takes at most (several calls' batches together).
 const GROUP_MAX_ITEMS: usize = 4 * MAX_BATCH;
@@ -393,7 +413,7 @@ impl IngestQueue {
         metrics: std::sync::Arc<Metrics>,
         handoff: Handoff,
     ) -> IngestQueue {
-        let write = move |calls: Vec<Vec<Value>>| {
+        let write = move |calls: Vec<Vec<Parsed>>| {
             let (store, pseudonyms, metrics, handoff) = (
                 store.clone(),
                 pseudonyms.clone(),
@@ -402,7 +422,7 @@ impl IngestQueue {
             );
             async move {
                 let counts: Vec<usize> = calls.iter().map(Vec::len).collect();
-                let all: Vec<Value> = calls.into_iter().flatten().collect();
+                let all: Vec<Parsed> = calls.into_iter().flatten().collect();
                 let ingestor = Ingestor {
                     store: &store,
                     pseudonyms: &pseudonyms,
@@ -410,7 +430,7 @@ impl IngestQueue {
                     handoff: &handoff,
                 };
                 let mut results = ingestor
-                    .ingest(&all, crate::domain::time::now_ms())
+                    .ingest(all, crate::domain::time::now_ms())
                     .await?
                     .into_iter();
                 Ok(counts
@@ -424,6 +444,8 @@ impl IngestQueue {
 
     /// Ingests `items` with whatever else is waiting; returns this call's results.
     pub async fn ingest(&self, items: Vec<Value>) -> Result<Vec<IngestResult>, GroupFailed> {
-        self.0.write(items).await
+        let parsed = items.iter().map(Parsed::new).collect();
+        drop(items);
+        self.0.write(parsed).await
     }
 }
