@@ -52,12 +52,27 @@ impl Dispatcher {
         // often kicks come.
         let poll = self.config.poll_interval;
         let mut scanned_at: Option<Instant> = None;
+        let mut released_at: Option<Instant> = None;
         let mut woken = true;
         loop {
             if self.cancel.is_cancelled() {
                 break;
             }
-            let scan = woken || scanned_at.is_none_or(|at| at.elapsed() >= poll);
+            // Deliveries whose lease ended without an outcome are let go once per poll
+            // interval, and then found by the scan.
+            let mut released = false;
+            if released_at.is_none_or(|at| at.elapsed() >= poll) {
+                released_at = Some(Instant::now());
+                match self.store.release_expired_leases(now_ms()).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(count = n, "deliveries whose lease ended are due again");
+                        released = true;
+                    }
+                    Err(e) => tracing::error!(error = %e, "releasing expired leases failed"),
+                }
+            }
+            let scan = woken || released || scanned_at.is_none_or(|at| at.elapsed() >= poll);
             if scan {
                 scanned_at = Some(Instant::now());
             }

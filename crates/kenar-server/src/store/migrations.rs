@@ -49,6 +49,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0006_claim_order_index.sql"),
         include_str!("../../migrations/postgres/0006_claim_order_index.sql"),
     ),
+    (
+        7,
+        "unleased_due_index",
+        include_str!("../../migrations/sqlite/0007_unleased_due_index.sql"),
+        include_str!("../../migrations/postgres/0007_unleased_due_index.sql"),
+    ),
 ];
 
 #[derive(Debug)]
