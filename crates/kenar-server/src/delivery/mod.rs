@@ -60,9 +60,9 @@ impl DeliveryConfig {
 
     /// Deliveries of one app held here at most: what fresh deliveries are handed over up to,
     /// and what a claim tops the app up to. Deep enough that the endpoint keeps working while
-    /// a claim, or an ingestion too big to hand over, waits for the store's writer (measured:
-    /// one batch beyond the endpoint's concurrency delivered 21,000-24,000/s in the batched
-    /// benchmark, two 28,000/s, four 30,000-32,600/s).
+    /// a claim, or an ingestion too big to hand over, waits for the store's writer (measured in
+    /// the batched benchmark, claiming again at one batch beyond the endpoint's concurrency:
+    /// 21,000-24,000/s; at two: 28,000/s; at four: 30,000-32,600/s).
     pub fn claim_high_water(&self) -> usize {
         self.endpoint_concurrency + 4 * self.batch_size()
     }
