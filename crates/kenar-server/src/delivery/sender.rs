@@ -80,13 +80,14 @@ impl GuardedResolver {
             PrivateTargets::Allow => found.collect(),
             PrivateTargets::Refuse => found.filter(|a| !is_private(a.ip())).collect(),
         };
-        if addrs.is_empty() {
-            return Err(format!(
+        match (addrs.is_empty(), self.0) {
+            (false, _) => Ok(addrs),
+            (true, PrivateTargets::Refuse) => Err(format!(
                 "{host} resolves only to private addresses, which webhooks may not reach"
             )
-            .into());
+            .into()),
+            (true, PrivateTargets::Allow) => Err(format!("{host} resolves to no address").into()),
         }
-        Ok(addrs)
     }
 }
 
