@@ -145,8 +145,8 @@ impl Store {
     /// Leases due deliveries no one holds to `owner` until `lease_until`: for each (app, n)
     /// the app's `n` most overdue, if its endpoint is set and enabled, many apps per
     /// statement. Concurrent claimers never get the same delivery: PostgreSQL skips rows
-    /// another claimer has locked, and both dialects re-check the lease on the row they
-    /// update.
+    /// another claimer has locked and re-checks a row another claimer updated meanwhile
+    /// against the newest version (`FOR UPDATE`), and SQLite runs one statement at a time.
     pub async fn claim_due(
         &self,
         owner: &str,
