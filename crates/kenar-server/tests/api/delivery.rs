@@ -225,13 +225,7 @@ async fn a_disabled_endpoint_gets_nothing_from_its_backlog(backend: Backend) {
         .map(|i| chatbot("bot", &format!("m-{i}")))
         .collect();
     app.ingest(Value::Array(events)).await;
-    for _ in 0..250 {
-        let view = expect_json(app.admin_get("/admin/v1/apps/bot").await, StatusCode::OK).await;
-        if view["webhook_disabled_at"].is_string() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_disabled(&app, "bot").await;
     // What was already on its way when the endpoint was disabled may still go out.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let attempts = rx.got().len();
