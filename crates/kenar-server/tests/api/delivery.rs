@@ -57,6 +57,40 @@ async fn the_contract_headers_and_a_valid_signature_are_sent(backend: Backend) {
     app.stop().await;
 }
 
+/// In a batch, each webhook and each delivery belong to their own item's event, with invalid
+/// and refused items between them (ids are assigned in batches).
+async fn every_delivery_of_a_batch_belongs_to_its_own_event(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let rx = Receiver::start().await;
+    bot_app(&app, &rx, "bot").await;
+    let items = json!([
+        chatbot("bot", "m-0"),
+        {"not_an_event": {}},
+        chatbot("bot", "m-1"),
+        chatbot("nope", "m-x"),
+        chatbot("bot", "m-2"),
+    ]);
+    let results = app.ingest(items).await;
+    assert!(results[1]["error"].is_object() && results[3]["error"].is_object());
+    let got = rx.wait_for(3, WAIT).await;
+    let log = wait_status(&app, "app=bot", 3).await;
+    for (message, index) in [("m-0", 0), ("m-1", 2), ("m-2", 4)] {
+        let webhook = got
+            .iter()
+            .find(|w| w.body["new_chatbot_message"]["id"] == message)
+            .expect("webhook");
+        let delivery = log
+            .iter()
+            .find(|d| d["webhook_id"] == webhook.header("webhook-id"))
+            .expect("delivery");
+        assert_eq!(
+            delivery["event_id"], results[index]["event_id"],
+            "{message}"
+        );
+    }
+    app.stop().await;
+}
+
 async fn failures_are_retried_with_the_same_webhook_id_and_every_attempt_is_logged(
     backend: Backend,
 ) {
@@ -398,6 +432,7 @@ async fn ingestion_checks_its_credential_and_its_batch(backend: Backend) {
 
 crate::on_both_backends!(
     the_contract_headers_and_a_valid_signature_are_sent,
+    every_delivery_of_a_batch_belongs_to_its_own_event,
     failures_are_retried_with_the_same_webhook_id_and_every_attempt_is_logged,
     an_exhausted_schedule_fails_and_the_operator_can_replay,
     retry_after_is_honoured,
