@@ -9,9 +9,8 @@
 use std::collections::{HashMap, HashSet};
 
 use kenar_wire::platform::{IngestEvent, IngestResult};
-use kenar_wire::status::FieldViolation;
-use kenar_wire::status::{Code, Status};
-use kenar_wire::webhook::{UserAccessRevocation, Webhook, WebhookPayload};
+use kenar_wire::status::{Code, FieldViolation, Status};
+use kenar_wire::webhook::{SerializedPayload, UserAccessRevocation, WebhookPayload};
 use serde_json::{Map, Value};
 
 use crate::delivery::Handoff;
@@ -61,9 +60,9 @@ struct Target {
     body: String,
 }
 
-fn render(metadata: Option<&str>, payload: WebhookPayload) -> String {
-    let metadata: Option<Map<String, Value>> = metadata.and_then(|m| serde_json::from_str(m).ok());
-    serde_json::to_string(&Webhook { metadata, payload }).unwrap_or_default()
+/// The event's payload serialized once, however many webhooks carry it.
+fn serialized(event: &IngestEvent, revoked_user: Option<String>) -> SerializedPayload {
+    SerializedPayload::new(&payload(event, revoked_user))
 }
 
 fn payload(event: &IngestEvent, revoked_user: Option<String>) -> WebhookPayload {
@@ -206,7 +205,12 @@ impl Ingestor<'_> {
             if users.is_empty() {
                 continue;
             }
-            for s in tx.subscribers(event_type, &users, now).await? {
+            for mut s in tx.subscribers(event_type, &users, now).await? {
+                // Metadata goes into each webhook as stored, so it is checked here, once per
+                // subscription, to be a JSON object (what registration stores).
+                s.metadata = s
+                    .metadata
+                    .filter(|m| serde_json::from_str::<Map<String, Value>>(m).is_ok());
                 subscribers
                     .entry((event_type, s.user_id.clone()))
                     .or_default()
@@ -239,19 +243,24 @@ impl Ingestor<'_> {
                     // One webhook per app; the post's own subscription wins (its metadata).
                     matched.sort_by_key(|s| (s.app_id, s.resource.is_empty()));
                     matched.dedup_by_key(|s| s.app_id);
-                    matched
-                        .into_iter()
-                        .map(|s| Target {
-                            app_id: s.app_id,
-                            enabled: s.endpoint_enabled,
-                            body: render(s.metadata.as_deref(), payload(event, None)),
-                        })
-                        .collect()
+                    if matched.is_empty() {
+                        Vec::new()
+                    } else {
+                        let payload = serialized(event, None);
+                        matched
+                            .into_iter()
+                            .map(|s| Target {
+                                app_id: s.app_id,
+                                enabled: s.endpoint_enabled,
+                                body: payload.webhook(s.metadata.as_deref()),
+                            })
+                            .collect()
+                    }
                 }
                 Plan::Direct(app) if app.has_webhook => vec![Target {
                     app_id: app.id,
                     enabled: app.endpoint_enabled,
-                    body: render(None, payload(event, None)),
+                    body: serialized(event, None).webhook(None),
                 }],
                 Plan::Direct(_) => Vec::new(),
                 Plan::Revocation { app, user } => {
@@ -267,7 +276,7 @@ impl Ingestor<'_> {
                         vec![Target {
                             app_id: app.id,
                             enabled: app.endpoint_enabled,
-                            body: render(None, payload(event, Some(pseudonym))),
+                            body: serialized(event, Some(pseudonym)).webhook(None),
                         }]
                     } else {
                         Vec::new()
