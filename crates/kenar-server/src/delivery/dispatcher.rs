@@ -130,10 +130,10 @@ impl Dispatcher {
         if wants.is_empty() {
             return Ok(());
         }
-        let lease_ms = i64::try_from(self.config.lease().as_millis()).unwrap_or(i64::MAX);
+        let lease_until = now.saturating_add(self.config.lease_ms());
         let batch = self
             .store
-            .claim_due(&self.owner, &wants, now, now + lease_ms)
+            .claim_due(&self.owner, &wants, now, lease_until)
             .await?;
         {
             // An app that gave less than asked has nothing due left unheld; its fresh

@@ -83,6 +83,11 @@ impl DeliveryConfig {
             + 2;
         self.request_timeout * u32::try_from(rounds).unwrap_or(u32::MAX)
     }
+
+    /// [`DeliveryConfig::lease`] in milliseconds, as leases are stored.
+    pub fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease().as_millis()).unwrap_or(i64::MAX)
+    }
 }
 
 impl Default for DeliveryConfig {
@@ -132,10 +137,10 @@ impl Handoff {
     /// Opens a round of taking places, or `None` when closed.
     pub fn begin(&self, now: i64) -> Option<Taken> {
         let dispatcher = self.0.get()?.upgrade()?;
-        let lease_ms = i64::try_from(dispatcher.config.lease().as_millis()).unwrap_or(i64::MAX);
+        let lease_until = now.saturating_add(dispatcher.config.lease_ms());
         Some(Taken {
             dispatcher,
-            lease_until: now.saturating_add(lease_ms),
+            lease_until,
         })
     }
 }
