@@ -90,3 +90,43 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         answer.await.map_err(|_| GroupFailed::WriterGone)?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn concurrent_callers_each_get_their_own_result_and_a_failure_reaches_its_caller() {
+        let groups = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = Arc::clone(&groups);
+        let doubler = GroupCommit::start(
+            8,
+            |_: &i64| 1,
+            move |items: Vec<i64>| {
+                seen.lock().expect("lock").push(items.len());
+                async move {
+                    if items.contains(&-1) {
+                        return Err(StoreError::Corrupt("refused".into()));
+                    }
+                    Ok(items.into_iter().map(|i| i * 2).collect())
+                }
+            },
+        );
+        let calls: Vec<_> = (0..20)
+            .map(|i| {
+                let d = doubler.clone();
+                tokio::spawn(async move { d.write(i).await })
+            })
+            .collect();
+        for (i, call) in calls.into_iter().enumerate() {
+            let doubled = call.await.expect("task").expect("written");
+            assert_eq!(doubled, 2 * i as i64);
+        }
+        let sizes = groups.lock().expect("lock").clone();
+        assert_eq!(sizes.iter().sum::<usize>(), 20);
+        assert!(sizes.iter().all(|&n| (1..=8).contains(&n)), "{sizes:?}");
+
+        let failed = doubler.write(-1).await;
+        assert!(matches!(failed, Err(GroupFailed::Store(_))), "{failed:?}");
+    }
+}
