@@ -55,19 +55,30 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0007_unleased_due_index.sql"),
         include_str!("../../migrations/postgres/0007_unleased_due_index.sql"),
     ),
+    (
+        8,
+        "hot_tables_without_foreign_keys",
+        include_str!("../../migrations/sqlite/0008_hot_tables_without_foreign_keys.sql"),
+        include_str!("../../migrations/postgres/0008_hot_tables_without_foreign_keys.sql"),
+    ),
 ];
 
+/// The migrations of one dialect, up to and including version `upto`.
 #[derive(Debug)]
-struct Embedded(Dialect);
+struct Embedded {
+    dialect: Dialect,
+    upto: i64,
+}
 
 impl MigrationSource<'static> for Embedded {
     fn resolve(
         self,
     ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
-        let dialect = self.0;
+        let Embedded { dialect, upto } = self;
         Box::pin(async move {
             Ok(MIGRATIONS
                 .iter()
+                .filter(|(version, ..)| *version <= upto)
                 .map(|(version, description, sqlite, postgres)| {
                     let sql = match dialect {
                         Dialect::Sqlite => *sqlite,
@@ -87,11 +98,123 @@ impl MigrationSource<'static> for Embedded {
 }
 
 pub(super) async fn run(pool: &AnyPool, dialect: Dialect) -> Result<(), StoreError> {
-    let migrator = Migrator::new(Embedded(dialect))
+    run_upto(pool, dialect, i64::MAX).await
+}
+
+async fn run_upto(pool: &AnyPool, dialect: Dialect, upto: i64) -> Result<(), StoreError> {
+    let migrator = Migrator::new(Embedded { dialect, upto })
         .await
         .map_err(|e| StoreError::Database(e.into()))?;
     migrator
         .run(pool)
         .await
         .map_err(|e| StoreError::Database(e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::any::AnyPoolOptions;
+    use sqlx::Row;
+
+    use super::*;
+
+    async fn strings(pool: &AnyPool, sql: &str) -> Vec<String> {
+        sqlx::query(sql)
+            .fetch_all(pool)
+            .await
+            .expect("query")
+            .iter()
+            .map(|r| r.try_get::<String, _>(0).expect("text"))
+            .collect()
+    }
+
+    /// Migration 8 rebuilds the SQLite tables of deliveries and attempts without their foreign
+    /// keys: what an existing database holds must come through whole, with its indexes.
+    #[tokio::test]
+    async fn rebuilding_the_delivery_tables_keeps_their_rows_and_indexes() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(conn)
+                        .await
+                        .map(|_| ())
+                })
+            })
+            .connect(&url)
+            .await
+            .expect("connect");
+        run_upto(&pool, Dialect::Sqlite, 7).await.expect("up to 7");
+        for sql in [
+            "INSERT INTO apps (id, slug, name, identification_key, kind, created_at, updated_at) \
+             VALUES (1, 'a', 'A', 'k', 'TEST', 0, 0)",
+            "INSERT INTO events (id, type, payload, created_at) VALUES (5, 'T', '{}', 0)",
+            "INSERT INTO deliveries (id, event_id, app_id, event_type, body, status, attempts, \
+             schedule_step, next_attempt_at, lease_until, lease_owner, last_status, last_error, \
+             created_at, updated_at) \
+             VALUES (7, 5, 1, 'T', 'body', 'PENDING', 2, 1, 90, 80, 'w', 500, 'e', 10, 20)",
+            "INSERT INTO delivery_attempts (id, delivery_id, attempted_at, status_code, \
+             latency_ms, response_body, error) VALUES (3, 7, 15, 500, 4, 'no', NULL)",
+        ] {
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+        }
+
+        run(&pool, Dialect::Sqlite).await.expect("to the newest");
+
+        let delivery = sqlx::query(
+            "SELECT id || ',' || event_id || ',' || app_id || ',' || event_type || ',' || body \
+             || ',' || status || ',' || attempts || ',' || schedule_step || ',' || \
+             next_attempt_at || ',' || lease_until || ',' || lease_owner || ',' || last_status \
+             || ',' || last_error || ',' || created_at || ',' || updated_at FROM deliveries",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("deliveries");
+        assert_eq!(delivery.len(), 1);
+        assert_eq!(
+            delivery[0].try_get::<String, _>(0).expect("row"),
+            "7,5,1,T,body,PENDING,2,1,90,80,w,500,e,10,20"
+        );
+        assert_eq!(
+            strings(
+                &pool,
+                "SELECT id || ',' || delivery_id || ',' || attempted_at || ',' || status_code \
+                 || ',' || latency_ms || ',' || response_body || ',' || coalesce(error, '-') \
+                 FROM delivery_attempts"
+            )
+            .await,
+            ["3,7,15,500,4,no,-"]
+        );
+        assert_eq!(
+            strings(
+                &pool,
+                "SELECT name FROM sqlite_master WHERE type = 'index' \
+                 AND tbl_name IN ('deliveries', 'delivery_attempts') ORDER BY name"
+            )
+            .await,
+            [
+                "deliveries_app",
+                "deliveries_app_due",
+                "deliveries_leased",
+                "delivery_attempts_delivery",
+                "sqlite_autoindex_deliveries_1",
+            ]
+        );
+        assert!(strings(
+            &pool,
+            "SELECT \"table\" FROM pragma_foreign_key_list('deliveries') \
+             UNION ALL SELECT \"table\" FROM pragma_foreign_key_list('delivery_attempts')"
+        )
+        .await
+        .is_empty());
+        // Rows whose parents are gone or never were no longer fail; the store guarantees them.
+        sqlx::query("INSERT INTO delivery_attempts (delivery_id, attempted_at, latency_ms) VALUES (99, 0, 0)")
+            .execute(&pool)
+            .await
+            .expect("no foreign key");
+    }
 }
