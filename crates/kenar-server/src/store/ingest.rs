@@ -101,6 +101,10 @@ impl IngestTx {
 
     /// Records who owns these posts, as the platform's post updates say.
     pub async fn set_post_owners(&mut self, owners: &[(&str, &str)], now: i64) -> StoreResult<()> {
+        // In token order, so concurrent ingestions lock the posts they share in the same order
+        // and wait for each other instead of deadlocking.
+        let mut owners = owners.to_vec();
+        owners.sort_unstable();
         for chunk in owners.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES {} \
