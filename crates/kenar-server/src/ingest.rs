@@ -46,11 +46,18 @@ enum Plan {
 }
 
 /// An event routed: its slot in the batch, its type, its stored form, and its webhooks.
-struct Routed {
+struct Routed<'a> {
     index: usize,
     kind: &'static str,
-    stored: String,
+    stored: &'a str,
     targets: Vec<Target>,
+}
+
+/// A valid item: its slot in the batch, the event, and the event's stored form.
+struct Valid {
+    index: usize,
+    event: IngestEvent,
+    stored: String,
 }
 
 struct Target {
@@ -116,27 +123,28 @@ impl Ingestor<'_> {
     pub async fn ingest(&self, items: Vec<Parsed>, now: i64) -> StoreResult<Vec<IngestResult>> {
         let mut results: Vec<Option<IngestResult>> = vec![None; items.len()];
         let mut events = Vec::with_capacity(items.len());
-        let mut stored_forms: Vec<Option<String>> = vec![None; items.len()];
-        for (i, item) in items.into_iter().enumerate() {
+        for (index, item) in items.into_iter().enumerate() {
             match item.0 {
-                Ok((e, stored)) => {
-                    events.push((i, e));
-                    stored_forms[i] = Some(stored);
-                }
-                Err(violations) => results[i] = Some(IngestResult::invalid(violations)),
+                Ok((event, stored)) => events.push(Valid {
+                    index,
+                    event,
+                    stored,
+                }),
+                Err(violations) => results[index] = Some(IngestResult::invalid(violations)),
             }
         }
 
         let mut tx = self.store.begin_ingest().await?;
-        let posts: Vec<&str> = dedup(events.iter().filter_map(|(_, e)| post_of(e)));
-        let slugs: Vec<&str> = dedup(events.iter().filter_map(|(_, e)| app_of(e)));
+        let posts: Vec<&str> = dedup(events.iter().filter_map(|v| post_of(&v.event)));
+        let slugs: Vec<&str> = dedup(events.iter().filter_map(|v| app_of(&v.event)));
         let mut owners = tx.post_owners(&posts).await?;
         let apps = tx.apps(&slugs).await?;
 
         // Replay the batch in order: ownership as the post updates say, apps by slug.
-        let mut plans: Vec<(usize, &IngestEvent, Plan)> = Vec::with_capacity(events.len());
+        let mut plans: Vec<(&Valid, Plan)> = Vec::with_capacity(events.len());
         let mut owner_changes: HashMap<&str, &str> = HashMap::new();
-        for (i, event) in &events {
+        for valid in &events {
+            let event = &valid.event;
             let plan = match event {
                 IngestEvent::NewMessage { post_owner_id, .. } => {
                     let post = post_of(event).unwrap_or_default();
@@ -184,8 +192,8 @@ impl Ingestor<'_> {
                 }
             };
             match plan {
-                Ok(p) => plans.push((*i, event, p)),
-                Err(error) => results[*i] = Some(IngestResult::Rejected { error }),
+                Ok(p) => plans.push((valid, p)),
+                Err(error) => results[valid.index] = Some(IngestResult::Rejected { error }),
             }
         }
         let changes: Vec<(&str, &str)> = owner_changes.into_iter().collect();
@@ -194,7 +202,7 @@ impl Ingestor<'_> {
         // Subscribers of every owner involved, one query per event type.
         let mut subscribers: HashMap<(&str, String), Vec<Subscriber>> = HashMap::new();
         for event_type in ["NEW_MESSAGE_ON_POST", "POST_UPDATE"] {
-            let users: Vec<&str> = dedup(plans.iter().filter_map(|(_, _, p)| match p {
+            let users: Vec<&str> = dedup(plans.iter().filter_map(|(_, p)| match p {
                 Plan::Subscribers {
                     event_type: t,
                     owner,
@@ -221,7 +229,8 @@ impl Ingestor<'_> {
         // Targets, in order; revocations take effect for the items after them.
         let mut revoked: Vec<(i64, String)> = Vec::new();
         let mut rows: Vec<Routed> = Vec::new();
-        for (i, event, plan) in &plans {
+        for (valid, plan) in &plans {
+            let event = &valid.event;
             let kind = event.webhook_type().as_str();
             let targets = match plan {
                 Plan::Subscribers {
@@ -283,17 +292,15 @@ impl Ingestor<'_> {
                     }
                 }
             };
-            let stored = stored_forms[*i].take().unwrap_or_default();
             rows.push(Routed {
-                index: *i,
+                index: valid.index,
                 kind,
-                stored,
+                stored: &valid.stored,
                 targets,
             });
         }
 
-        let event_rows: Vec<(&str, &str)> =
-            rows.iter().map(|r| (r.kind, r.stored.as_str())).collect();
+        let event_rows: Vec<(&str, &str)> = rows.iter().map(|r| (r.kind, r.stored)).collect();
         let ids = tx.insert_events(&event_rows, now).await?;
         // Deliveries this process can start at once are written leased to it.
         let taken = self.handoff.begin(now);

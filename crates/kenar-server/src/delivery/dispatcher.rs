@@ -92,10 +92,10 @@ impl Dispatcher {
 
     /// Claims for every app with due work whose local queue has drained to its low-water mark
     /// (three batches beyond its endpoint's concurrency), up to the high-water mark (a batch
-    /// more), within the process's limit. Claiming in gulps keeps the claim statements few, and an app's full
-    /// queue keeps it out, so a slow endpoint never takes the slots of others. With `scan` the
-    /// store says which apps have due work (retries come due, other processes ingest);
-    /// without, the apps known to be backlogged are tried.
+    /// more), within the process's limit. Claiming in gulps keeps the claim statements few,
+    /// and an app's full queue keeps it out, so a slow endpoint never takes the slots of
+    /// others. With `scan` the store says which apps have due work (retries come due, other
+    /// processes ingest); without, the apps known to be backlogged are tried.
     async fn claim(self: &Arc<Self>, scan: bool) -> crate::store::StoreResult<()> {
         let now = now_ms();
         let scanned = if scan {

@@ -74,7 +74,7 @@ pub struct Target {
 struct GuardedResolver(PrivateTargets);
 
 impl GuardedResolver {
-    async fn resolve(self, host: String) -> Result<Vec<SocketAddr>, BoxError> {
+    async fn lookup(self, host: String) -> Result<Vec<SocketAddr>, BoxError> {
         let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
         let addrs: Vec<SocketAddr> = match self.0 {
             PrivateTargets::Allow => found.collect(),
@@ -97,7 +97,7 @@ impl Resolve for GuardedResolver {
         let this = *self;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addrs = this.resolve(host).await?;
+            let addrs = this.lookup(host).await?;
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
     }
@@ -116,7 +116,7 @@ impl tower_service::Service<HyperName> for GuardedResolver {
     fn call(&mut self, name: HyperName) -> Self::Future {
         let this = *self;
         let host = name.as_str().to_owned();
-        Box::pin(async move { Ok(this.resolve(host).await?.into_iter()) })
+        Box::pin(async move { Ok(this.lookup(host).await?.into_iter()) })
     }
 }
 
