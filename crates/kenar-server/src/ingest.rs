@@ -134,7 +134,11 @@ impl Ingestor<'_> {
             }
         }
 
-        let mut tx = self.store.begin_ingest().await?;
+        // A revocation must not commit without the events of its batch.
+        let atomic = events
+            .iter()
+            .any(|v| matches!(v.event, IngestEvent::UserAccessRevocation { .. }));
+        let mut tx = self.store.begin_ingest(atomic).await?;
         let posts: Vec<&str> = dedup(events.iter().filter_map(|v| post_of(&v.event)));
         let slugs: Vec<&str> = dedup(events.iter().filter_map(|v| app_of(&v.event)));
         let mut owners = tx.post_owners(&posts).await?;
@@ -196,8 +200,6 @@ impl Ingestor<'_> {
                 Err(error) => results[valid.index] = Some(IngestResult::Rejected { error }),
             }
         }
-        let changes: Vec<(&str, &str)> = owner_changes.into_iter().collect();
-        tx.set_post_owners(&changes, now).await?;
 
         // Subscribers of every owner involved, one query per event type.
         let mut subscribers: HashMap<(&str, String), Vec<Subscriber>> = HashMap::new();
@@ -301,12 +303,11 @@ impl Ingestor<'_> {
         }
 
         let event_rows: Vec<(&str, &str)> = rows.iter().map(|r| (r.kind, r.stored)).collect();
-        let ids = tx.insert_events(&event_rows, now).await?;
         // Deliveries this process can start at once are written leased to it.
         let taken = self.handoff.begin(now);
         let mut deliveries = Vec::new();
         let mut enabled = Vec::new();
-        for (r, id) in rows.iter_mut().zip(&ids) {
+        for (event, r) in rows.iter_mut().enumerate() {
             for t in r.targets.drain(..) {
                 let lease = taken
                     .as_ref()
@@ -314,23 +315,25 @@ impl Ingestor<'_> {
                     .map(|h| (h.owner(), h.lease_until()));
                 enabled.push(t.enabled);
                 deliveries.push(NewDelivery {
-                    event_id: *id,
+                    event,
                     app_id: t.app_id,
                     event_type: r.kind,
                     body: t.body,
                     lease,
                 });
             }
-            results[r.index] = Some(IngestResult::Accepted {
-                event_id: format!("evt_{id}"),
-            });
         }
-        let written = match tx.insert_deliveries(&deliveries, now).await {
-            Ok(ids) => tx.commit().await.map(|()| ids),
-            Err(e) => Err(e),
-        };
+        let changes: Vec<(&str, &str)> = owner_changes.into_iter().collect();
+        let written = tx.write(&changes, &event_rows, &deliveries, now).await;
         let delivery_ids = match written {
-            Ok(ids) => ids,
+            Ok((event_ids, delivery_ids)) => {
+                for (r, id) in rows.iter().zip(event_ids) {
+                    results[r.index] = Some(IngestResult::Accepted {
+                        event_id: format!("evt_{id}"),
+                    });
+                }
+                delivery_ids
+            }
             Err(e) => {
                 if let Some(h) = &taken {
                     h.give_back(

@@ -1,11 +1,14 @@
-//! The ingestion transaction: events and the deliveries they cause are written together, and
-//! the batch commits once (one fsync for many events). Every statement here works on a whole
+//! The ingestion write: events and the deliveries they cause are written together, and the
+//! batch commits once (one fsync for many events). Every statement here works on a whole
 //! batch: a statement costs a round trip (for SQLite, a hop to its connection thread), so the
-//! count of statements, not of rows, bounds ingestion.
+//! count of statements, not of rows, bounds ingestion. On PostgreSQL a batch without
+//! revocations is written by a single statement, its own transaction: no BEGIN and no COMMIT
+//! to wait for.
 
 use std::collections::HashMap;
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::{opt, Dialect, Params, Store, StoreError, StoreResult};
 use crate::domain::ScopeSet;
@@ -38,46 +41,105 @@ pub struct RoutedApp {
 /// itself, as soon as the transaction commits.
 #[derive(Debug, Clone)]
 pub struct NewDelivery<'a> {
-    pub event_id: i64,
+    /// The event's position among the events written with it.
+    pub event: usize,
     pub app_id: i64,
     pub event_type: &'a str,
     pub body: String,
     pub lease: Option<(&'a str, i64)>,
 }
 
-/// One open ingestion transaction. Dropping it without [`IngestTx::commit`] rolls it back.
+/// One ingestion's connection: reads, then [`IngestTx::write`]. Dropping it before that
+/// writes nothing.
 pub struct IngestTx {
-    tx: Transaction<'static, Any>,
+    conn: Conn,
     dialect: Dialect,
     cache: std::sync::Arc<super::cache::ReadCache>,
     /// Whether this transaction revoked grants (cached credentials go stale on commit).
     revoked: bool,
-    /// Whether it wrote posts' owners (cached posts go stale on commit).
-    owners_changed: bool,
 }
 
+/// Where an ingestion's statements go.
+enum Conn {
+    /// A transaction, from the first read on.
+    Tx(Transaction<'static, Any>),
+    /// A PostgreSQL connection outside a transaction. Its reads see what is committed, as
+    /// they would inside one (read committed); the write is one statement, or a transaction
+    /// begun for it.
+    Plain(PoolConnection<Any>),
+}
+
+impl Conn {
+    fn get(&mut self) -> &mut AnyConnection {
+        match self {
+            Conn::Tx(tx) => tx,
+            Conn::Plain(conn) => conn,
+        }
+    }
+}
+
+/// The most parameters the single-statement write binds; PostgreSQL's limit is 65,535.
+const MAX_PARAMS: usize = 30_000;
+
 impl Store {
-    pub async fn begin_ingest(&self) -> StoreResult<IngestTx> {
+    /// Opens an ingestion. `atomic`: its reads and writes form one transaction, which a batch
+    /// that revokes grants needs (the revocation must not commit without the events); other
+    /// batches read committed state and write once.
+    pub async fn begin_ingest(&self, atomic: bool) -> StoreResult<IngestTx> {
+        let conn = match self.dialect {
+            Dialect::Postgres if !atomic => Conn::Plain(self.write.acquire().await?),
+            _ => Conn::Tx(self.write.begin().await?),
+        };
         Ok(IngestTx {
-            tx: self.write.begin().await?,
+            conn,
             dialect: self.dialect,
             cache: std::sync::Arc::clone(&self.cache),
             revoked: false,
-            owners_changed: false,
         })
     }
 }
 
 impl IngestTx {
-    pub async fn commit(self) -> StoreResult<()> {
-        self.tx.commit().await?;
+    /// Writes the batch and commits it: posts' new owners, the events, and the deliveries
+    /// they cause. Returns the events' ids and the deliveries' ids, each in the order given.
+    pub async fn write(
+        self,
+        owners: &[(&str, &str)],
+        events: &[(&str, &str)],
+        deliveries: &[NewDelivery<'_>],
+        now: i64,
+    ) -> StoreResult<(Vec<i64>, Vec<i64>)> {
+        // In token order, so concurrent ingestions lock the posts they share in the same order
+        // and wait for each other instead of deadlocking.
+        let mut owners = owners.to_vec();
+        owners.sort_unstable();
+        let params = 2 * owners.len() + 3 * events.len() + 7 * deliveries.len() + 1;
+        let (ids, owners_changed) = match self.conn {
+            Conn::Plain(_) if events.is_empty() && owners.is_empty() => Default::default(),
+            Conn::Plain(mut conn) if params <= MAX_PARAMS && !events.is_empty() => {
+                write_in_one_statement(&mut conn, &owners, events, deliveries, now).await?
+            }
+            Conn::Plain(mut conn) => {
+                let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
+                let written =
+                    write_each(&mut tx, self.dialect, &owners, events, deliveries, now).await?;
+                tx.commit().await?;
+                written
+            }
+            Conn::Tx(mut tx) => {
+                let written =
+                    write_each(&mut tx, self.dialect, &owners, events, deliveries, now).await?;
+                tx.commit().await?;
+                written
+            }
+        };
         if self.revoked {
             self.cache.invalidate_credentials();
         }
-        if self.owners_changed {
+        if owners_changed {
             self.cache.posts.invalidate();
         }
-        Ok(())
+        Ok(ids)
     }
 
     /// The owners of these posts, as recorded.
@@ -92,35 +154,11 @@ impl IngestTx {
             for t in chunk {
                 q = q.bind(*t);
             }
-            for r in q.fetch_all(&mut *self.tx).await? {
+            for r in q.fetch_all(self.conn.get()).await? {
                 out.insert(r.try_get("token")?, r.try_get("owner_id")?);
             }
         }
         Ok(out)
-    }
-
-    /// Records who owns these posts, as the platform's post updates say.
-    pub async fn set_post_owners(&mut self, owners: &[(&str, &str)], now: i64) -> StoreResult<()> {
-        // In token order, so concurrent ingestions lock the posts they share in the same order
-        // and wait for each other instead of deadlocking.
-        let mut owners = owners.to_vec();
-        owners.sort_unstable();
-        for chunk in owners.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES {} \
-                 ON CONFLICT (token) DO UPDATE SET owner_id = excluded.owner_id, \
-                 updated_at = excluded.updated_at WHERE posts.owner_id <> excluded.owner_id",
-                Params::new(self.dialect).rows(chunk.len(), 4)
-            );
-            let mut q = sqlx::query(&sql);
-            for (token, owner) in chunk {
-                q = q.bind(*token).bind(*owner).bind(now).bind(now);
-            }
-            if q.execute(&mut *self.tx).await?.rows_affected() > 0 {
-                self.owners_changed = true;
-            }
-        }
-        Ok(())
     }
 
     /// These apps, by slug; unknown slugs are absent.
@@ -135,7 +173,7 @@ impl IngestTx {
             for s in chunk {
                 q = q.bind(*s);
             }
-            for r in q.fetch_all(&mut *self.tx).await? {
+            for r in q.fetch_all(self.conn.get()).await? {
                 out.insert(
                     r.try_get("slug")?,
                     RoutedApp {
@@ -175,7 +213,7 @@ impl IngestTx {
                 q = q.bind(*u);
             }
             q = q.bind(now);
-            for r in q.fetch_all(&mut *self.tx).await? {
+            for r in q.fetch_all(self.conn.get()).await? {
                 out.push(Subscriber {
                     app_id: r.try_get("app_id")?,
                     user_id: r.try_get("user_id")?,
@@ -196,6 +234,11 @@ impl IngestTx {
         user: &str,
         now: i64,
     ) -> StoreResult<Vec<ScopeSet>> {
+        let Conn::Tx(tx) = &mut self.conn else {
+            return Err(StoreError::Internal(
+                "grants revoked outside the ingestion's transaction",
+            ));
+        };
         let rows = sqlx::query(
             "UPDATE grants SET revoked_at = $3 \
              WHERE app_id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING scopes",
@@ -203,7 +246,7 @@ impl IngestTx {
         .bind(app_id)
         .bind(user)
         .bind(now)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(&mut **tx)
         .await?;
         self.revoked = true;
         Ok(rows
@@ -212,106 +255,246 @@ impl IngestTx {
             .filter_map(|s| ScopeSet::parse(&s).ok())
             .collect())
     }
+}
 
-    /// Inserts events (type, payload); returns their ids in the same order.
-    pub async fn insert_events(
-        &mut self,
-        events: &[(&str, &str)],
-        now: i64,
-    ) -> StoreResult<Vec<i64>> {
-        let mut ids = Vec::with_capacity(events.len());
-        for chunk in events.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO events (type, payload, created_at) VALUES {}{}",
-                Params::new(self.dialect).rows(chunk.len(), 3),
-                self.returning_id()
-            );
-            let mut q = sqlx::query(&sql);
-            for (kind, payload) in chunk {
-                q = q.bind(*kind).bind(*payload).bind(now);
-            }
-            ids.extend(self.inserted_ids(q, chunk.len()).await?);
+/// The write as one statement per table (and per chunk), in the caller's transaction; returns
+/// what [`write_in_one_statement`] does.
+async fn write_each(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    owners: &[(&str, &str)],
+    events: &[(&str, &str)],
+    deliveries: &[NewDelivery<'_>],
+    now: i64,
+) -> StoreResult<((Vec<i64>, Vec<i64>), bool)> {
+    let changed = set_post_owners(conn, dialect, owners, now).await?;
+    let event_ids = insert_events(conn, dialect, events, now).await?;
+    let delivery_ids = insert_deliveries(conn, dialect, &event_ids, deliveries, now).await?;
+    Ok(((event_ids, delivery_ids), changed))
+}
+
+/// Records who owns these posts (given in token order), as the platform's post updates say;
+/// returns whether any owner changed.
+async fn set_post_owners(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    owners: &[(&str, &str)],
+    now: i64,
+) -> StoreResult<bool> {
+    let mut changed = false;
+    for chunk in owners.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES {} {UPSERT_OWNER}",
+            Params::new(dialect).rows(chunk.len(), 4)
+        );
+        let mut q = sqlx::query(&sql);
+        for (token, owner) in chunk {
+            q = q.bind(*token).bind(*owner).bind(now).bind(now);
         }
-        Ok(ids)
+        changed |= q.execute(&mut *conn).await?.rows_affected() > 0;
+    }
+    Ok(changed)
+}
+
+const UPSERT_OWNER: &str = "ON CONFLICT (token) DO UPDATE SET owner_id = excluded.owner_id, \
+     updated_at = excluded.updated_at WHERE posts.owner_id <> excluded.owner_id";
+
+/// Inserts events (type, payload); returns their ids in the same order.
+async fn insert_events(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    events: &[(&str, &str)],
+    now: i64,
+) -> StoreResult<Vec<i64>> {
+    let mut ids = Vec::with_capacity(events.len());
+    for chunk in events.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO events (type, payload, created_at) VALUES {}{}",
+            Params::new(dialect).rows(chunk.len(), 3),
+            returning_id(dialect)
+        );
+        let mut q = sqlx::query(&sql);
+        for (kind, payload) in chunk {
+            q = q.bind(*kind).bind(*payload).bind(now);
+        }
+        ids.extend(inserted_ids(conn, dialect, q, chunk.len()).await?);
+    }
+    Ok(ids)
+}
+
+/// Inserts deliveries due now, of the events whose ids are `event_ids`; returns their ids in
+/// the same order.
+async fn insert_deliveries(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    event_ids: &[i64],
+    rows: &[NewDelivery<'_>],
+    now: i64,
+) -> StoreResult<Vec<i64>> {
+    let mut ids = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO deliveries (event_id, app_id, event_type, body, status, \
+             next_attempt_at, created_at, updated_at, lease_owner, lease_until) VALUES {}{}",
+            Params::new(dialect).rows(chunk.len(), 10),
+            returning_id(dialect)
+        );
+        let mut q = sqlx::query(&sql);
+        for d in chunk {
+            let event_id = *event_ids
+                .get(d.event)
+                .ok_or_else(|| StoreError::Internal("a delivery of an event not written"))?;
+            q = q
+                .bind(event_id)
+                .bind(d.app_id)
+                .bind(d.event_type)
+                .bind(d.body.as_str())
+                .bind("PENDING")
+                .bind(now)
+                .bind(now)
+                .bind(now)
+                .bind(d.lease.map(|(owner, _)| owner))
+                .bind(d.lease.map(|(_, until)| until));
+        }
+        ids.extend(inserted_ids(conn, dialect, q, chunk.len()).await?);
+    }
+    Ok(ids)
+}
+
+/// The whole write as one PostgreSQL statement, which commits on its own: the posts' owners,
+/// the events, and the deliveries, which find their event's id by its rank among the new
+/// events' ids. Returns the events' and the deliveries' ids in the order given, and whether
+/// any owner changed.
+async fn write_in_one_statement(
+    conn: &mut AnyConnection,
+    owners: &[(&str, &str)],
+    events: &[(&str, &str)],
+    deliveries: &[NewDelivery<'_>],
+    now: i64,
+) -> StoreResult<((Vec<i64>, Vec<i64>), bool)> {
+    let mut p = Params::new(Dialect::Postgres);
+    let at = p.next();
+    let mut sql = String::from("WITH ");
+    if !owners.is_empty() {
+        use std::fmt::Write;
+        let _ = write!(
+            sql,
+            "o AS (INSERT INTO posts (token, owner_id, created_at, updated_at) \
+             SELECT v.token, v.owner_id, {at}, {at} FROM (VALUES {}) AS v (token, owner_id) \
+             {UPSERT_OWNER} RETURNING 1), ",
+            p.rows(owners.len(), 2)
+        );
+    }
+    sql.push_str(&format!(
+        "e AS (INSERT INTO events (type, payload, created_at) \
+         SELECT v.type, v.payload, {at} FROM (VALUES {}) AS v (n, type, payload) ORDER BY v.n \
+         RETURNING id), ",
+        p.rows(events.len(), 3)
+    ));
+    if !deliveries.is_empty() {
+        sql.push_str(&format!(
+            "d AS (INSERT INTO deliveries (event_id, app_id, event_type, body, status, \
+             next_attempt_at, created_at, updated_at, lease_owner, lease_until) \
+             SELECT r.id, v.app_id, v.event_type, v.body, 'PENDING', {at}, {at}, {at}, \
+             v.lease_owner, v.lease_until \
+             FROM (VALUES {}) AS v (n, event, app_id, event_type, body, lease_owner, lease_until) \
+             JOIN (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM e) AS r \
+             ON r.rank = v.event ORDER BY v.n RETURNING id), ",
+            p.rows(deliveries.len(), 7)
+        ));
+    }
+    // The last comma and space of the WITH list go.
+    sql.truncate(sql.len() - 2);
+    sql.push_str(" SELECT 0 AS k, id FROM e");
+    if !deliveries.is_empty() {
+        sql.push_str(" UNION ALL SELECT 1, id FROM d");
+    }
+    if !owners.is_empty() {
+        sql.push_str(" UNION ALL SELECT 2, count(*) FROM o");
     }
 
-    /// Inserts deliveries due now; returns their ids in the same order.
-    pub async fn insert_deliveries(
-        &mut self,
-        rows: &[NewDelivery<'_>],
-        now: i64,
-    ) -> StoreResult<Vec<i64>> {
-        let mut ids = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO deliveries (event_id, app_id, event_type, body, status, \
-                 next_attempt_at, created_at, updated_at, lease_owner, lease_until) VALUES {}{}",
-                Params::new(self.dialect).rows(chunk.len(), 10),
-                self.returning_id()
-            );
-            let mut q = sqlx::query(&sql);
-            for d in chunk {
-                q = q
-                    .bind(d.event_id)
-                    .bind(d.app_id)
-                    .bind(d.event_type)
-                    .bind(d.body.as_str())
-                    .bind("PENDING")
-                    .bind(now)
-                    .bind(now)
-                    .bind(now)
-                    .bind(d.lease.map(|(owner, _)| owner))
-                    .bind(d.lease.map(|(_, until)| until));
-            }
-            ids.extend(self.inserted_ids(q, chunk.len()).await?);
-        }
-        Ok(ids)
+    let mut q = sqlx::query(&sql).bind(now);
+    for (token, owner) in owners {
+        q = q.bind(*token).bind(*owner);
     }
-
-    /// What a multi-row INSERT appends to learn its rows' ids: nothing on SQLite (see
-    /// [`IngestTx::inserted_ids`]).
-    fn returning_id(&self) -> &'static str {
-        match self.dialect {
-            Dialect::Sqlite => "",
-            Dialect::Postgres => " RETURNING id",
+    for (n, (kind, payload)) in (0_i64..).zip(events) {
+        q = q.bind(n).bind(*kind).bind(*payload);
+    }
+    for (n, d) in (0_i64..).zip(deliveries) {
+        // Ranks count from 1.
+        let event = i64::try_from(d.event + 1)
+            .map_err(|_| StoreError::Internal("a delivery of an event not written"))?;
+        q = q
+            .bind(n)
+            .bind(event)
+            .bind(d.app_id)
+            .bind(d.event_type)
+            .bind(d.body.as_str())
+            .bind(d.lease.map(|(owner, _)| owner))
+            .bind(d.lease.map(|(_, until)| until));
+    }
+    let (mut event_ids, mut delivery_ids, mut changed) = (Vec::new(), Vec::new(), false);
+    for r in q.fetch_all(conn).await? {
+        let id: i64 = r.try_get("id")?;
+        match r.try_get::<i32, _>("k")? {
+            0 => event_ids.push(id),
+            1 => delivery_ids.push(id),
+            _ => changed = id > 0,
         }
     }
+    if event_ids.len() != events.len() || delivery_ids.len() != deliveries.len() {
+        return Err(StoreError::Corrupt("ids of inserted rows".into()));
+    }
+    // Ids follow the order rows were inserted in, which is the order given.
+    event_ids.sort_unstable();
+    delivery_ids.sort_unstable();
+    Ok(((event_ids, delivery_ids), changed))
+}
 
-    /// Runs a multi-row INSERT of `n` rows; returns their ids in the order of its VALUES
-    /// list. Both dialects assign ids in that order within one statement. SQLite gives each
-    /// new row the largest rowid so far plus one (while the largest is below 2^63 - 1), and
-    /// nothing else writes during the statement, so the ids are the `n` ending at the last
-    /// one inserted: one small query instead of RETURNING rows carried back one by one (each
-    /// a message from sqlx's connection thread). PostgreSQL returns them.
-    async fn inserted_ids<'q>(
-        &mut self,
-        q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
-        n: usize,
-    ) -> StoreResult<Vec<i64>> {
-        match self.dialect {
-            Dialect::Sqlite => {
-                let done = q.execute(&mut *self.tx).await?;
-                // sqlx's `Any` driver does not pass SQLite's last rowid on.
-                let last: i64 = sqlx::query("SELECT last_insert_rowid() AS id")
-                    .fetch_one(&mut *self.tx)
-                    .await?
-                    .try_get("id")?;
-                let n = i64::try_from(n).map_err(|_| StoreError::Corrupt("row count".into()))?;
-                if done.rows_affected() != n as u64 || last < n {
-                    return Err(StoreError::Corrupt("ids of inserted rows".into()));
-                }
-                Ok((last - n + 1..=last).collect())
+/// What a multi-row INSERT appends to learn its rows' ids: nothing on SQLite (see
+/// [`inserted_ids`]).
+fn returning_id(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " RETURNING id",
+    }
+}
+
+/// Runs a multi-row INSERT of `n` rows; returns their ids in the order of its VALUES list.
+/// Both dialects assign ids in that order within one statement. SQLite gives each new row the
+/// largest rowid so far plus one (while the largest is below 2^63 - 1), and nothing else
+/// writes during the statement, so the ids are the `n` ending at the last one inserted: one
+/// small query instead of RETURNING rows carried back one by one (each a message from sqlx's
+/// connection thread). PostgreSQL returns them.
+async fn inserted_ids<'q>(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    n: usize,
+) -> StoreResult<Vec<i64>> {
+    match dialect {
+        Dialect::Sqlite => {
+            let done = q.execute(&mut *conn).await?;
+            // sqlx's `Any` driver does not pass SQLite's last rowid on.
+            let last: i64 = sqlx::query("SELECT last_insert_rowid() AS id")
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get("id")?;
+            let n = i64::try_from(n).map_err(|_| StoreError::Corrupt("row count".into()))?;
+            if done.rows_affected() != n as u64 || last < n {
+                return Err(StoreError::Corrupt("ids of inserted rows".into()));
             }
-            Dialect::Postgres => {
-                let mut ids: Vec<i64> = q
-                    .fetch_all(&mut *self.tx)
-                    .await?
-                    .iter()
-                    .map(|r| r.try_get("id"))
-                    .collect::<Result<_, _>>()?;
-                ids.sort_unstable();
-                Ok(ids)
-            }
+            Ok((last - n + 1..=last).collect())
+        }
+        Dialect::Postgres => {
+            let mut ids: Vec<i64> = q
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()?;
+            ids.sort_unstable();
+            Ok(ids)
         }
     }
 }

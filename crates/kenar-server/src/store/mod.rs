@@ -51,6 +51,9 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// The store was used in a way its callers must not; a bug, not bad data.
+    #[error("store misuse: {0}")]
+    Internal(&'static str),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -324,7 +324,65 @@ async fn a_batch_keeps_its_valid_items_and_explains_the_invalid_ones(backend: Ba
     w.app.stop().await;
 }
 
+/// A batch with more deliveries than one statement takes (1,000 messages to five apps) is
+/// written in several statements, and each delivery still belongs to its own item's event.
+async fn a_batch_too_large_for_one_statement_keeps_each_delivery_with_its_event(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("u-1").await;
+    app.create_post("postU1aa", "u-1").await;
+    let mut receivers = Vec::new();
+    for i in 0..5 {
+        let rx = Receiver::start().await;
+        let slug = format!("fan-{i}");
+        app.create_app(&slug, Some(&rx.url)).await;
+        let key = app
+            .create_key(&slug, &["EVENTS_REGISTER_SUBSCRIPTION"])
+            .await;
+        let (token, _) = app
+            .mint_token(&slug, "u-1", &["CHAT_SUPPLIER_ALL_CONVERSATIONS_READ"])
+            .await;
+        let body = json!({"event_type": "NEW_MESSAGE_ON_POST"});
+        assert_eq!(
+            app.register(Some(&key), Some(&token), body).await.status(),
+            200
+        );
+        receivers.push(rx);
+    }
+    let items: Vec<Value> = (0..1000)
+        .map(|i| message("postU1aa", &format!("m-{i}")))
+        .collect();
+    let results = app.ingest(json!(items)).await;
+    assert_eq!(results.len(), 1000);
+
+    let mut wanted: Vec<(String, String)> = (0..1000)
+        .map(|i| ("NEW_MESSAGE".to_owned(), format!("m-{i}")))
+        .collect();
+    wanted.sort();
+    for rx in &receivers {
+        rx.wait_for(1000, Duration::from_secs(60)).await;
+        assert_eq!(seen(rx), wanted);
+    }
+    settle(&app).await;
+    let log = app.deliveries("app=fan-3&limit=1000").await;
+    assert_eq!(log.len(), 1000);
+    let webhooks = receivers[3].got();
+    for (i, result) in results.iter().enumerate() {
+        let id = format!("m-{i}");
+        let webhook = webhooks
+            .iter()
+            .find(|w| w.body["new_message"]["id"] == id.as_str())
+            .expect("webhook");
+        let delivery = log
+            .iter()
+            .find(|d| d["webhook_id"] == webhook.header("webhook-id"))
+            .expect("delivery");
+        assert_eq!(delivery["event_id"], result["event_id"], "{id}");
+    }
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    a_batch_too_large_for_one_statement_keeps_each_delivery_with_its_event,
     messages_reach_the_post_owners_subscribers_with_their_metadata,
     post_updates_follow_ownership_and_reach_all_posts_subscribers,
     chatbot_messages_and_payments_need_no_subscription,
