@@ -1,10 +1,11 @@
 //! Ingestion (contract 3.3): parse each item on its own, route the batch, and write the events
 //! with the deliveries they cause in one transaction, before answering.
 //!
-//! Routing works on the whole batch with a handful of statements (owners of every post named,
-//! apps of every slug named, subscribers of every owner), then replays the items in order in
-//! memory, so that a post update earlier in a batch decides who owns the post for a message
-//! later in it, and a revocation earlier in it ends what it ends for the items after it.
+//! Routing works on the whole batch with one or two statements (owners of every post named
+//! with the subscribers of every owner it can arrive at; apps of every slug named), then
+//! replays the items in order in memory, so that a post update earlier in a batch decides who
+//! owns the post for a message later in it, and a revocation earlier in it ends what it ends
+//! for the items after it.
 
 use std::collections::{HashMap, HashSet};
 
@@ -107,6 +108,15 @@ fn app_of(event: &IngestEvent) -> Option<&str> {
     }
 }
 
+/// The post owner an item names itself, if any.
+fn owner_named(event: &IngestEvent) -> Option<&str> {
+    match event {
+        IngestEvent::NewMessage { post_owner_id, .. } => post_owner_id.as_deref(),
+        IngestEvent::PostUpdate { owner_id, .. } => owner_id.as_deref(),
+        _ => None,
+    }
+}
+
 fn unknown_owner(post: &str) -> Status {
     Status::new(
         Code::FailedPrecondition,
@@ -141,8 +151,23 @@ impl Ingestor<'_> {
         let mut tx = self.store.begin_ingest(atomic).await?;
         let posts: Vec<&str> = dedup(events.iter().filter_map(|v| post_of(&v.event)));
         let slugs: Vec<&str> = dedup(events.iter().filter_map(|v| app_of(&v.event)));
-        let mut owners = tx.post_owners(&posts).await?;
+        let named: Vec<&str> = dedup(events.iter().filter_map(|v| owner_named(&v.event)));
+        // Every owner the replay can find is named in the batch or recorded for one of its
+        // posts, so the subscribers of those are all it can need.
+        let (mut owners, found) = tx.routing_facts(&posts, &named, now).await?;
         let apps = tx.apps(&slugs).await?;
+        let mut subscribers: HashMap<(String, String), Vec<Subscriber>> = HashMap::new();
+        for mut s in found {
+            // Metadata goes into each webhook as stored, so it is checked here, once per
+            // subscription, to be a JSON object (what registration stores).
+            s.metadata = s
+                .metadata
+                .filter(|m| serde_json::from_str::<Map<String, Value>>(m).is_ok());
+            subscribers
+                .entry((s.event_type.clone(), s.user_id.clone()))
+                .or_default()
+                .push(s);
+        }
 
         // Replay the batch in order: ownership as the post updates say, apps by slug.
         let mut plans: Vec<(&Valid, Plan)> = Vec::with_capacity(events.len());
@@ -201,33 +226,6 @@ impl Ingestor<'_> {
             }
         }
 
-        // Subscribers of every owner involved, one query per event type.
-        let mut subscribers: HashMap<(&str, String), Vec<Subscriber>> = HashMap::new();
-        for event_type in ["NEW_MESSAGE_ON_POST", "POST_UPDATE"] {
-            let users: Vec<&str> = dedup(plans.iter().filter_map(|(_, p)| match p {
-                Plan::Subscribers {
-                    event_type: t,
-                    owner,
-                    ..
-                } if *t == event_type => Some(owner.as_str()),
-                _ => None,
-            }));
-            if users.is_empty() {
-                continue;
-            }
-            for mut s in tx.subscribers(event_type, &users, now).await? {
-                // Metadata goes into each webhook as stored, so it is checked here, once per
-                // subscription, to be a JSON object (what registration stores).
-                s.metadata = s
-                    .metadata
-                    .filter(|m| serde_json::from_str::<Map<String, Value>>(m).is_ok());
-                subscribers
-                    .entry((event_type, s.user_id.clone()))
-                    .or_default()
-                    .push(s);
-            }
-        }
-
         // Targets, in order; revocations take effect for the items after them.
         let mut revoked: Vec<(i64, String)> = Vec::new();
         let mut rows: Vec<Routed> = Vec::new();
@@ -241,7 +239,7 @@ impl Ingestor<'_> {
                     post,
                 } => {
                     let mut matched: Vec<&Subscriber> = subscribers
-                        .get(&(*event_type, owner.clone()))
+                        .get(&((*event_type).to_owned(), owner.clone()))
                         .map(|v| {
                             v.iter()
                                 .filter(|s| s.resource.is_empty() || s.resource == *post)

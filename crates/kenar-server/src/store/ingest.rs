@@ -20,6 +20,7 @@ const CHUNK: usize = 500;
 #[derive(Debug, Clone)]
 pub struct Subscriber {
     pub app_id: i64,
+    pub event_type: String,
     pub user_id: String,
     /// `""` for an all-posts subscription.
     pub resource: String,
@@ -142,23 +143,85 @@ impl IngestTx {
         Ok(ids)
     }
 
-    /// The owners of these posts, as recorded.
-    pub async fn post_owners(&mut self, tokens: &[&str]) -> StoreResult<HashMap<String, String>> {
-        let mut out = HashMap::new();
-        for chunk in tokens.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT token, owner_id FROM posts WHERE token IN ({})",
-                Params::new(self.dialect).list(chunk.len())
-            );
+    /// What routing reads before it replays a batch, in one statement per chunk: the owners
+    /// of these posts as recorded, and the live subscriptions (of apps that have a webhook
+    /// URL) of those owners and of the `users` named in the batch itself.
+    pub async fn routing_facts(
+        &mut self,
+        posts: &[&str],
+        users: &[&str],
+        now: i64,
+    ) -> StoreResult<(HashMap<String, String>, Vec<Subscriber>)> {
+        let mut owners = HashMap::new();
+        let mut subscribers = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let (mut posts, mut users) = (posts.chunks(CHUNK), users.chunks(CHUNK));
+        loop {
+            let (p_chunk, u_chunk) = (posts.next().unwrap_or(&[]), users.next().unwrap_or(&[]));
+            if p_chunk.is_empty() && u_chunk.is_empty() {
+                break;
+            }
+            // Parameters in the order they appear (SQLite's are positional).
+            let mut p = Params::new(self.dialect);
+            let mut sql = String::new();
+            let mut whose = Vec::new();
+            if !p_chunk.is_empty() {
+                sql.push_str(&format!(
+                    "WITH o AS (SELECT token, owner_id FROM posts WHERE token IN ({})) \
+                     SELECT 0 AS k, token AS a, owner_id AS b, NULL AS resource, \
+                     NULL AS metadata, NULL AS app_id, NULL AS disabled FROM o UNION ALL ",
+                    p.list(p_chunk.len())
+                ));
+                whose.push("SELECT owner_id FROM o".to_owned());
+            }
+            if !u_chunk.is_empty() {
+                whose.push(format!("VALUES {}", p.rows(u_chunk.len(), 1)));
+            }
+            let at = p.next();
+            sql.push_str(&format!(
+                "SELECT 1 AS k, s.event_type AS a, s.user_id AS b, s.resource AS resource, \
+                 s.metadata AS metadata, s.app_id AS app_id, a.webhook_disabled_at AS disabled \
+                 FROM subscriptions s \
+                 JOIN access_tokens t ON t.id = s.access_token_id \
+                 JOIN grants g ON g.id = t.grant_id \
+                 JOIN apps a ON a.id = s.app_id \
+                 WHERE s.user_id IN ({}) \
+                 AND t.revoked_at IS NULL AND g.revoked_at IS NULL AND t.expires_at > {at} \
+                 AND a.webhook_url IS NOT NULL",
+                whose.join(" UNION ")
+            ));
             let mut q = sqlx::query(&sql);
-            for t in chunk {
+            for t in p_chunk.iter().chain(u_chunk) {
                 q = q.bind(*t);
             }
+            q = q.bind(now);
             for r in q.fetch_all(self.conn.get()).await? {
-                out.insert(r.try_get("token")?, r.try_get("owner_id")?);
+                let (a, b): (String, String) = (r.try_get("a")?, r.try_get("b")?);
+                if r.try_get::<i32, _>("k")? == 0 {
+                    owners.insert(a, b);
+                    continue;
+                }
+                let s = Subscriber {
+                    app_id: r.try_get("app_id")?,
+                    event_type: a,
+                    user_id: b,
+                    resource: r.try_get("resource")?,
+                    metadata: opt(&r, "metadata")?,
+                    endpoint_enabled: opt::<i64>(&r, "disabled")?.is_none(),
+                };
+                // A user both named and owning a post of another chunk is read twice.
+                let key = (
+                    s.app_id,
+                    s.event_type.clone(),
+                    s.user_id.clone(),
+                    s.resource.clone(),
+                );
+                if seen.insert(key) {
+                    subscribers.push(s);
+                }
             }
         }
-        Ok(out)
+        Ok((owners, subscribers))
     }
 
     /// These apps, by slug; unknown slugs are absent.
@@ -182,45 +245,6 @@ impl IngestTx {
                         endpoint_enabled: opt::<i64>(&r, "webhook_disabled_at")?.is_none(),
                     },
                 );
-            }
-        }
-        Ok(out)
-    }
-
-    /// Live `event_type` subscriptions of these users, of apps that have a webhook URL.
-    pub async fn subscribers(
-        &mut self,
-        event_type: &str,
-        users: &[&str],
-        now: i64,
-    ) -> StoreResult<Vec<Subscriber>> {
-        let mut out = Vec::new();
-        for chunk in users.chunks(CHUNK) {
-            let mut p = Params::new(self.dialect);
-            let (kind, users, at) = (p.next(), p.list(chunk.len()), p.next());
-            let sql = format!(
-                "SELECT s.app_id, s.user_id, s.resource, s.metadata, a.webhook_disabled_at \
-                 FROM subscriptions s \
-                 JOIN access_tokens t ON t.id = s.access_token_id \
-                 JOIN grants g ON g.id = t.grant_id \
-                 JOIN apps a ON a.id = s.app_id \
-                 WHERE s.event_type = {kind} AND s.user_id IN ({users}) \
-                 AND t.revoked_at IS NULL AND g.revoked_at IS NULL AND t.expires_at > {at} \
-                 AND a.webhook_url IS NOT NULL"
-            );
-            let mut q = sqlx::query(&sql).bind(event_type);
-            for u in chunk {
-                q = q.bind(*u);
-            }
-            q = q.bind(now);
-            for r in q.fetch_all(self.conn.get()).await? {
-                out.push(Subscriber {
-                    app_id: r.try_get("app_id")?,
-                    user_id: r.try_get("user_id")?,
-                    resource: r.try_get("resource")?,
-                    metadata: opt(&r, "metadata")?,
-                    endpoint_enabled: opt::<i64>(&r, "webhook_disabled_at")?.is_none(),
-                });
             }
         }
         Ok(out)

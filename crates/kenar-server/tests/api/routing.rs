@@ -381,7 +381,31 @@ async fn a_batch_too_large_for_one_statement_keeps_each_delivery_with_its_event(
     app.stop().await;
 }
 
+/// Owners named by the items are looked up in chunks; one named past the first chunk (and
+/// past the batch's only post) still finds its subscribers.
+async fn an_owner_named_late_in_a_long_batch_finds_its_subscribers(backend: Backend) {
+    let w = world(backend).await;
+    let mut items: Vec<Value> = (0..600)
+        .map(|i| {
+            let mut m = message("postU1aa", &format!("m-{i}"));
+            m["post_owner_id"] = json!(format!("nobody-{i}"));
+            m
+        })
+        .collect();
+    items[599]["post_owner_id"] = json!("u-1");
+    let results = w.app.ingest(json!(items)).await;
+    assert!(results.iter().all(|r| r["event_id"].is_string()));
+    w.a.wait_for(1, Duration::from_secs(10)).await;
+    w.b.wait_for(1, Duration::from_secs(10)).await;
+    settle(&w.app).await;
+    assert_eq!(seen(&w.a), pairs(&[("NEW_MESSAGE", "m-599")]));
+    assert_eq!(seen(&w.b), pairs(&[("NEW_MESSAGE", "m-599")]));
+    assert!(seen(&w.c).is_empty());
+    w.app.stop().await;
+}
+
 crate::on_both_backends!(
+    an_owner_named_late_in_a_long_batch_finds_its_subscribers,
     a_batch_too_large_for_one_statement_keeps_each_delivery_with_its_event,
     messages_reach_the_post_owners_subscribers_with_their_metadata,
     post_updates_follow_ownership_and_reach_all_posts_subscribers,
