@@ -128,8 +128,15 @@ impl IngestTx {
                 written
             }
             Conn::Tx(mut tx) => {
-                let written =
-                    write_each(&mut tx, self.dialect, &owners, events, deliveries, now).await?;
+                let one_hop = self.dialect == Dialect::Sqlite
+                    && 4 * owners.len().max(1) <= MAX_PARAMS
+                    && 3 * events.len().max(1) <= MAX_PARAMS
+                    && 10 * deliveries.len() <= MAX_PARAMS;
+                let written = if one_hop {
+                    write_in_one_hop(&mut tx, &owners, events, deliveries, now).await?
+                } else {
+                    write_each(&mut tx, self.dialect, &owners, events, deliveries, now).await?
+                };
                 tx.commit().await?;
                 written
             }
@@ -368,21 +375,27 @@ async fn insert_deliveries(
             let event_id = *event_ids
                 .get(d.event)
                 .ok_or_else(|| StoreError::Internal("a delivery of an event not written"))?;
-            q = q
-                .bind(event_id)
-                .bind(d.app_id)
-                .bind(d.event_type)
-                .bind(d.body.as_str())
-                .bind("PENDING")
-                .bind(now)
-                .bind(now)
-                .bind(now)
-                .bind(d.lease.map(|(owner, _)| owner))
-                .bind(d.lease.map(|(_, until)| until));
+            q = bind_delivery(q.bind(event_id), d, now);
         }
         ids.extend(inserted_ids(conn, dialect, q, chunk.len()).await?);
     }
     Ok(ids)
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds a delivery's columns after its event's: app, type, body, status, the three times and
+/// the lease.
+fn bind_delivery<'q>(q: AnyQuery<'q>, d: &'q NewDelivery<'_>, now: i64) -> AnyQuery<'q> {
+    q.bind(d.app_id)
+        .bind(d.event_type)
+        .bind(d.body.as_str())
+        .bind("PENDING")
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(d.lease.map(|(owner, _)| owner))
+        .bind(d.lease.map(|(_, until)| until))
 }
 
 /// The whole write as one PostgreSQL statement, which commits on its own: the posts' owners,
@@ -475,6 +488,87 @@ async fn write_in_one_statement(
     Ok(((event_ids, delivery_ids), changed))
 }
 
+/// The whole write as one SQLite command, its statements run one after the other by the
+/// connection's thread: one hop there and back instead of one per statement. Each delivery's
+/// event id is the events' last id less the events after its own: the ids of one INSERT are
+/// consecutive (see [`inserted_ids`]), and nothing else writes in the transaction. Returns
+/// what [`write_in_one_statement`] does.
+async fn write_in_one_hop(
+    conn: &mut AnyConnection,
+    owners: &[(&str, &str)],
+    events: &[(&str, &str)],
+    deliveries: &[NewDelivery<'_>],
+    now: i64,
+) -> StoreResult<((Vec<i64>, Vec<i64>), bool)> {
+    let mut p = Params::new(Dialect::Sqlite);
+    let mut sql = String::new();
+    if !owners.is_empty() {
+        sql.push_str(&format!(
+            "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES {} {UPSERT_OWNER}; \
+             SELECT 2 AS k, changes() AS id, changes() AS n; ",
+            p.rows(owners.len(), 4)
+        ));
+    }
+    if !events.is_empty() {
+        sql.push_str(&format!(
+            "INSERT INTO events (type, payload, created_at) VALUES {}; \
+             SELECT 0 AS k, last_insert_rowid() AS id, changes() AS n; ",
+            p.rows(events.len(), 3)
+        ));
+    }
+    if !deliveries.is_empty() {
+        // The VALUES rows are scanned in order, so ids follow it as in a plain multi-row
+        // INSERT; the events' last id is read once.
+        sql.push_str(&format!(
+            "INSERT INTO deliveries (event_id, app_id, event_type, body, status, \
+             next_attempt_at, created_at, updated_at, lease_owner, lease_until) \
+             SELECT (SELECT max(id) FROM events) - column1, column2, column3, column4, \
+             column5, column6, column7, column8, column9, column10 FROM (VALUES {}); \
+             SELECT 1 AS k, last_insert_rowid() AS id, changes() AS n; ",
+            p.rows(deliveries.len(), 10)
+        ));
+    }
+    if sql.is_empty() {
+        return Ok(Default::default());
+    }
+
+    let mut q = sqlx::query(&sql);
+    for (token, owner) in owners {
+        q = q.bind(*token).bind(*owner).bind(now).bind(now);
+    }
+    for (kind, payload) in events {
+        q = q.bind(*kind).bind(*payload).bind(now);
+    }
+    let last = events.len();
+    for d in deliveries {
+        let after = last
+            .checked_sub(d.event + 1)
+            .and_then(|n| i64::try_from(n).ok())
+            .ok_or(StoreError::Internal("a delivery of an event not written"))?;
+        q = bind_delivery(q.bind(after), d, now);
+    }
+    let (mut event_ids, mut delivery_ids, mut changed) = (Vec::new(), Vec::new(), false);
+    for r in q.fetch_all(&mut *conn).await? {
+        let (k, id, n): (i64, i64, i64) = (r.try_get("k")?, r.try_get("id")?, r.try_get("n")?);
+        let ids = match k {
+            0 => &mut event_ids,
+            1 => &mut delivery_ids,
+            _ => {
+                changed = n > 0;
+                continue;
+            }
+        };
+        if n < 0 || id < n {
+            return Err(StoreError::Corrupt("ids of inserted rows".into()));
+        }
+        ids.extend(id - n + 1..=id);
+    }
+    if event_ids.len() != events.len() || delivery_ids.len() != deliveries.len() {
+        return Err(StoreError::Corrupt("ids of inserted rows".into()));
+    }
+    Ok(((event_ids, delivery_ids), changed))
+}
+
 /// What a multi-row INSERT appends to learn its rows' ids: nothing on SQLite (see
 /// [`inserted_ids`]).
 fn returning_id(dialect: Dialect) -> &'static str {
@@ -493,7 +587,7 @@ fn returning_id(dialect: Dialect) -> &'static str {
 async fn inserted_ids<'q>(
     conn: &mut AnyConnection,
     dialect: Dialect,
-    q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    q: AnyQuery<'q>,
     n: usize,
 ) -> StoreResult<Vec<i64>> {
     match dialect {
