@@ -219,3 +219,24 @@ pub async fn subscribe(addr: SocketAddr, key: &str, token: &str, post: Option<&s
     }
     Ok(())
 }
+
+/// How many deliveries the server started from ingestion's hand-over and how many from claims
+/// on the store's queue, read from its `/metrics`.
+pub async fn started_via(addr: SocketAddr) -> Result<(u64, u64)> {
+    let mut conn = Conn::open(addr).await?;
+    let (status, text) = conn
+        .request(Method::GET, "/metrics", &[], Bytes::new())
+        .await?;
+    if !status.is_success() {
+        return Err(fail!("/metrics: {status}"));
+    }
+    let text = String::from_utf8_lossy(&text);
+    let count = |via: &str| {
+        let prefix = format!("kenar_deliveries_started_total{{via=\"{via}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok((count("handoff"), count("claim")))
+}

@@ -17,6 +17,9 @@ pub struct Metrics {
     pub ingested: Family<Labels, Counter>,
     /// Delivery attempts by outcome: `succeeded`, `retrying`, `failed`.
     pub attempts: Family<Labels, Counter>,
+    /// Deliveries this process started, by how it came to hold them: `handoff` (written
+    /// leased by ingestion) or `claim` (taken from the store's queue: a backlog or a retry).
+    pub started: Family<Labels, Counter>,
     /// Seconds from sending a webhook to its response (or error).
     pub latency: Histogram,
     pub queue_depth: Gauge,
@@ -34,6 +37,7 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("kenar");
         let ingested = Family::<Labels, Counter>::default();
         let attempts = Family::<Labels, Counter>::default();
+        let started = Family::<Labels, Counter>::default();
         // 1 ms to about 33 s.
         let latency = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let queue_depth = Gauge::default();
@@ -49,6 +53,11 @@ impl Default for Metrics {
             attempts.clone(),
         );
         registry.register(
+            "deliveries_started",
+            "Deliveries started, by how this process came to hold them (handoff or claim)",
+            started.clone(),
+        );
+        registry.register(
             "delivery_latency_seconds",
             "Time from sending a webhook to its answer",
             latency.clone(),
@@ -62,6 +71,7 @@ impl Default for Metrics {
         Metrics {
             registry,
             ingested,
+            started,
             attempts,
             latency,
             queue_depth,

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::json;
 
 use super::{verify, CpuUse, CpuWatch, World, POST, USER};
-use crate::client::{subscribe, Admin};
+use crate::client::{started_via, subscribe, Admin};
 use crate::load::{hammer, publish_closed, publish_paced, webhook_body, SendLog, Shot, Target};
 use crate::report::{ms, percentile, rate, Target as Goal};
 use crate::server::{Database, Server};
@@ -111,6 +111,7 @@ async fn throughput_run(
     let d = verify(&sink.take(), 1, n, Some(&log))?;
     let first_sent = log.first().unwrap_or(d.first_arrival);
     let delivered = rate(n, d.last_arrival.saturating_duration_since(first_sent));
+    let (handed_over, claimed) = started_via(world.target.addr).await?;
     let kind = world.db.kind();
     let mut r = bench.report.scope(&name, kind);
     if batch == 1 {
@@ -133,10 +134,14 @@ async fn throughput_run(
     r.info("accepted/s", rate(n, published.elapsed), "events/s");
     r.info("server CPU", cpu.server, "% of core");
     r.info("bench CPU", cpu.bench, "% of core");
+    // Under overload fresh deliveries queue in the store and cost a claim each.
+    let started = (handed_over + claimed).max(1) as f64;
+    r.info("started by claims", 100.0 * claimed as f64 / started, "%");
     let mut calls = published.call_times;
     calls.sort_unstable();
     r.detail(json!({
         "events": n, "batch": batch, "publishers": publishers, "calls": published.calls,
+        "started_by_handoff": handed_over, "started_by_claim": claimed,
         "publish_seconds": published.elapsed.as_secs_f64(),
         "delivered_per_second": delivered, "raw_per_second": raw,
         "duplicates": d.duplicates,

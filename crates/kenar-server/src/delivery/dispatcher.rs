@@ -153,6 +153,7 @@ impl Dispatcher {
         for d in &batch {
             self.reserve(d.app_id);
         }
+        self.count_started("claim", batch.len());
         self.start(batch).await
     }
 
@@ -240,12 +241,22 @@ impl Dispatcher {
     /// Starts fresh deliveries, durable and leased to this worker, whose places
     /// [`Dispatcher::take_fresh`] took.
     pub fn hand_over(self: &Arc<Self>, batch: Vec<ClaimedDelivery>) {
+        self.count_started("handoff", batch.len());
         let this = Arc::clone(self);
         self.tracker.spawn(async move {
             if let Err(e) = this.start(batch).await {
                 tracing::error!(error = %e, "starting fresh deliveries failed");
             }
         });
+    }
+
+    fn count_started(&self, via: &'static str, n: usize) {
+        if n > 0 {
+            self.metrics
+                .started
+                .get_or_create(&vec![("via", via)])
+                .inc_by(n as u64);
+        }
     }
 
     /// Counts a delivery this process now holds.

@@ -123,6 +123,14 @@ async fn failures_are_retried_with_the_same_webhook_id_and_every_attempt_is_logg
     assert_eq!(statuses, [500, 404, 200]);
     assert_eq!(log[0]["response_body"], "answer body");
     assert_eq!(detail["body"]["new_chatbot_message"]["id"], "m-1");
+    // The first attempt came from ingestion's hand-over, the two retries from claims.
+    let text = app.metrics().await;
+    for needle in [
+        "kenar_deliveries_started_total{via=\"handoff\"} 1",
+        "kenar_deliveries_started_total{via=\"claim\"} 2",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
     app.stop().await;
 }
 
@@ -217,13 +225,7 @@ async fn an_endpoint_failing_too_long_is_disabled_visibly_and_can_be_re_enabled(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(view["webhook_disabled_at"].is_string(), "{view}");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics");
-    let text = metrics.text().await.expect("text");
+    let text = app.metrics().await;
     assert!(text.contains("kenar_disabled_endpoints 1"), "{text}");
     let attempts_when_disabled = rx.got().len();
     // Nothing is attempted while disabled, though events keep coming.
@@ -369,18 +371,11 @@ async fn operations_endpoints_answer(backend: Backend) {
         let r = app.client.get(app.url(path)).send().await.expect("request");
         assert_eq!(expect_json(r, StatusCode::OK).await["status"], "ok");
     }
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     for needle in [
         "kenar_ingested_events_total{type=\"NEW_CHATBOT_MESSAGE\"} 1",
         "kenar_delivery_attempts_total{outcome=\"succeeded\"} 1",
+        "kenar_deliveries_started_total{via=\"handoff\"} 1",
         "kenar_delivery_latency_seconds_count 1",
         "kenar_queue_depth 0",
         "kenar_disabled_endpoints 0",

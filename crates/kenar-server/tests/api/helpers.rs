@@ -329,6 +329,18 @@ impl TestApp {
         v["deliveries"].as_array().expect("deliveries").clone()
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let r = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), StatusCode::OK);
+        r.text().await.expect("text")
+    }
+
     pub async fn subscriptions(&self, slug: &str) -> Vec<Value> {
         let r = self
             .admin_get(&format!("/admin/v1/apps/{slug}/subscriptions"))
