@@ -3,7 +3,7 @@
 //! batch: a statement costs a round trip (for SQLite, a hop to its connection thread), so the
 //! count of statements, not of rows, bounds ingestion. On PostgreSQL a batch without
 //! revocations is written by a single statement, its own transaction: no BEGIN and no COMMIT
-//! to wait for.
+//! to wait for. On SQLite the write's statements go to the connection's thread as one command.
 
 use std::collections::HashMap;
 
@@ -79,7 +79,8 @@ impl Conn {
     }
 }
 
-/// The most parameters the single-statement write binds; PostgreSQL's limit is 65,535.
+/// The most parameters one statement of the write binds when the whole write is one
+/// statement (PostgreSQL, whose limit is 65,535) or one command (SQLite, 32,766 a statement).
 const MAX_PARAMS: usize = 30_000;
 
 impl Store {
@@ -129,8 +130,8 @@ impl IngestTx {
             }
             Conn::Tx(mut tx) => {
                 let one_hop = self.dialect == Dialect::Sqlite
-                    && 4 * owners.len().max(1) <= MAX_PARAMS
-                    && 3 * events.len().max(1) <= MAX_PARAMS
+                    && 4 * owners.len() <= MAX_PARAMS
+                    && 3 * events.len() <= MAX_PARAMS
                     && 10 * deliveries.len() <= MAX_PARAMS;
                 let written = if one_hop {
                     write_in_one_hop(&mut tx, &owners, events, deliveries, now).await?
