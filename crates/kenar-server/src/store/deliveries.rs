@@ -110,6 +110,23 @@ fn delivery_from_row(r: &AnyRow) -> StoreResult<DeliveryRecord> {
 /// Outcomes per multi-row statement.
 const OUTCOME_CHUNK: usize = 200;
 
+/// Write statements sent as one round trip, run in order: on SQLite one command of several
+/// statements (sqlx's connection thread runs them all before answering), on PostgreSQL one
+/// statement whose parts are data-modifying CTEs (which must touch disjoint rows: they all
+/// see the same snapshot). Their parameters are numbered through one [`Params`].
+fn joined(dialect: Dialect, statements: &[String]) -> String {
+    match dialect {
+        Dialect::Sqlite => statements.join("; "),
+        Dialect::Postgres => {
+            let parts: Vec<String> = (0..statements.len())
+                .zip(statements)
+                .map(|(i, s)| format!("w{i} AS ({s})"))
+                .collect();
+            format!("WITH {} SELECT 1", parts.join(", "))
+        }
+    }
+}
+
 /// The state an outcome leaves its delivery in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct NextState<'a> {
@@ -336,32 +353,19 @@ impl Store {
                 let owner = owner.as_str();
                 let outcomes = outcomes.as_slice();
                 let mut tx = sqlx::Connection::begin(conn).await?;
-                // Per chunk: one statement for every attempt, then the deliveries' next states
+                // Per chunk, one round trip: every attempt, then the deliveries' next states
                 // (only where this worker still holds the lease), one statement per state shared
-                // by several deliveries and one for the rest.
+                // by several deliveries and one for the rest (see `joined`).
                 for chunk in outcomes.chunks(OUTCOME_CHUNK) {
-                    let sql = format!(
+                    let NextStates { shared, own } = next_states(chunk, now);
+                    let mut p = Params::new(dialect);
+                    let mut statements = vec![format!(
                         "INSERT INTO delivery_attempts (delivery_id, attempted_at, status_code, \
                          latency_ms, response_body, error) VALUES {}",
-                        Params::new(dialect).rows(chunk.len(), 6)
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for o in chunk {
-                        let a = &o.attempt;
-                        q = q
-                            .bind(o.delivery_id)
-                            .bind(a.attempted_at)
-                            .bind(a.status_code)
-                            .bind(a.latency_ms)
-                            .bind(a.response_body.as_deref())
-                            .bind(a.error.as_deref());
-                    }
-                    q.execute(&mut *tx).await?;
-
-                    let NextStates { shared, own } = next_states(chunk, now);
-                    for (state, ids) in shared {
-                        let mut p = Params::new(dialect);
-                        let sql = format!(
+                        p.rows(chunk.len(), 6)
+                    )];
+                    for (_, ids) in &shared {
+                        statements.push(format!(
                             "UPDATE deliveries SET status = {}, attempts = attempts + 1, \
                              schedule_step = schedule_step + {}, next_attempt_at = {}, \
                              lease_until = NULL, lease_owner = NULL, last_status = {}, \
@@ -375,8 +379,35 @@ impl Store {
                             p.next(),
                             p.next(),
                             p.list(ids.len()),
-                        );
-                        let mut q = sqlx::query(&sql)
+                        ));
+                    }
+                    if !own.is_empty() {
+                        let (values, at, owner_p) = (p.rows(own.len(), 6), p.next(), p.next());
+                        statements.push(format!(
+                            "WITH v (id, status, step, next_at, last_status, last_error) AS \
+                             (VALUES {values}) \
+                             UPDATE deliveries SET status = v.status, attempts = attempts + 1, \
+                             schedule_step = schedule_step + v.step, next_attempt_at = v.next_at, \
+                             lease_until = NULL, lease_owner = NULL, last_status = v.last_status, \
+                             last_error = v.last_error, updated_at = {at} \
+                             FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = {owner_p}"
+                        ));
+                    }
+                    let sql = joined(dialect, &statements);
+                    // Bound in the order the statements above numbered their parameters.
+                    let mut q = sqlx::query(&sql);
+                    for o in chunk {
+                        let a = &o.attempt;
+                        q = q
+                            .bind(o.delivery_id)
+                            .bind(a.attempted_at)
+                            .bind(a.status_code)
+                            .bind(a.latency_ms)
+                            .bind(a.response_body.as_deref())
+                            .bind(a.error.as_deref());
+                    }
+                    for (state, ids) in shared {
+                        q = q
                             .bind(state.status)
                             .bind(state.step)
                             .bind(state.next_at)
@@ -387,33 +418,20 @@ impl Store {
                         for id in ids {
                             q = q.bind(id);
                         }
-                        q.execute(&mut *tx).await?;
                     }
-                    if own.is_empty() {
-                        continue;
+                    if !own.is_empty() {
+                        for (id, state) in own {
+                            q = q
+                                .bind(id)
+                                .bind(state.status)
+                                .bind(state.step)
+                                .bind(state.next_at)
+                                .bind(state.last_status)
+                                .bind(state.last_error);
+                        }
+                        q = q.bind(now).bind(owner);
                     }
-                    let mut p = Params::new(dialect);
-                    let (values, at, owner_p) = (p.rows(own.len(), 6), p.next(), p.next());
-                    let sql = format!(
-                        "WITH v (id, status, step, next_at, last_status, last_error) AS \
-                         (VALUES {values}) \
-                         UPDATE deliveries SET status = v.status, attempts = attempts + 1, \
-                         schedule_step = schedule_step + v.step, next_attempt_at = v.next_at, \
-                         lease_until = NULL, lease_owner = NULL, last_status = v.last_status, \
-                         last_error = v.last_error, updated_at = {at} \
-                         FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = {owner_p}"
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for (id, state) in own {
-                        q = q
-                            .bind(id)
-                            .bind(state.status)
-                            .bind(state.step)
-                            .bind(state.next_at)
-                            .bind(state.last_status)
-                            .bind(state.last_error);
-                    }
-                    q.bind(now).bind(owner).execute(&mut *tx).await?;
+                    q.execute(&mut *tx).await?;
                 }
                 // The last outcome of each app in the batch says whether its endpoint is healthy now.
                 let mut last: Vec<(i64, bool, i64)> = Vec::new();
@@ -677,6 +695,16 @@ mod tests {
             },
             next,
         }
+    }
+
+    #[test]
+    fn statements_of_one_round_trip_are_joined_per_dialect() {
+        let parts = ["INSERT 1".to_owned(), "UPDATE 2".to_owned()];
+        assert_eq!(joined(Dialect::Sqlite, &parts), "INSERT 1; UPDATE 2");
+        assert_eq!(
+            joined(Dialect::Postgres, &parts),
+            "WITH w0 AS (INSERT 1), w1 AS (UPDATE 2) SELECT 1"
+        );
     }
 
     #[test]
