@@ -154,17 +154,21 @@ impl Ingestor<'_> {
         let named: Vec<&str> = dedup(events.iter().filter_map(|v| owner_named(&v.event)));
         // Every owner the replay can find is named in the batch or recorded for one of its
         // posts, so the subscribers of those are all it can need.
-        let (mut owners, found) = tx.routing_facts(&posts, &named, now).await?;
+        let (mut owners, mut found) = tx.routing_facts(&posts, &named, now).await?;
         let apps = tx.apps(&slugs).await?;
-        let mut subscribers: HashMap<(String, String), Vec<Subscriber>> = HashMap::new();
-        for mut s in found {
+        for s in &mut found {
             // Metadata goes into each webhook as stored, so it is checked here, once per
             // subscription, to be a JSON object (what registration stores).
             s.metadata = s
                 .metadata
+                .take()
                 .filter(|m| serde_json::from_str::<Map<String, Value>>(m).is_ok());
+        }
+        // By (event type, user).
+        let mut subscribers: HashMap<(&str, &str), Vec<&Subscriber>> = HashMap::new();
+        for s in &found {
             subscribers
-                .entry((s.event_type.clone(), s.user_id.clone()))
+                .entry((s.event_type.as_str(), s.user_id.as_str()))
                 .or_default()
                 .push(s);
         }
@@ -239,9 +243,10 @@ impl Ingestor<'_> {
                     post,
                 } => {
                     let mut matched: Vec<&Subscriber> = subscribers
-                        .get(&((*event_type).to_owned(), owner.clone()))
+                        .get(&(*event_type, owner.as_str()))
                         .map(|v| {
                             v.iter()
+                                .copied()
                                 .filter(|s| s.resource.is_empty() || s.resource == *post)
                                 .filter(|s| {
                                     !revoked.iter().any(|(a, u)| *a == s.app_id && u == owner)

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{opt, Dialect, Params, Store, StoreResult};
+use super::{joined, opt, Dialect, Params, Store, StoreResult};
 use crate::domain::Secret;
 
 /// A delivery a worker holds the lease of.
@@ -109,23 +109,6 @@ fn delivery_from_row(r: &AnyRow) -> StoreResult<DeliveryRecord> {
 
 /// Outcomes per multi-row statement.
 const OUTCOME_CHUNK: usize = 200;
-
-/// Write statements sent as one round trip, run in order: on SQLite one command of several
-/// statements (sqlx's connection thread runs them all before answering), on PostgreSQL one
-/// statement whose parts are data-modifying CTEs (which must touch disjoint rows: they all
-/// see the same snapshot). Their parameters are numbered through one [`Params`].
-fn joined(dialect: Dialect, statements: &[String]) -> String {
-    match dialect {
-        Dialect::Sqlite => statements.join("; "),
-        Dialect::Postgres => {
-            let parts: Vec<String> = (0..statements.len())
-                .zip(statements)
-                .map(|(i, s)| format!("w{i} AS ({s})"))
-                .collect();
-            format!("WITH {} SELECT 1", parts.join(", "))
-        }
-    }
-}
 
 /// The state an outcome leaves its delivery in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -695,16 +678,6 @@ mod tests {
             },
             next,
         }
-    }
-
-    #[test]
-    fn statements_of_one_round_trip_are_joined_per_dialect() {
-        let parts = ["INSERT 1".to_owned(), "UPDATE 2".to_owned()];
-        assert_eq!(joined(Dialect::Sqlite, &parts), "INSERT 1; UPDATE 2");
-        assert_eq!(
-            joined(Dialect::Postgres, &parts),
-            "WITH w0 AS (INSERT 1), w1 AS (UPDATE 2) SELECT 1"
-        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
-use super::{opt, Dialect, Params, Store, StoreError, StoreResult};
+use super::{joined, opt, Dialect, Params, Store, StoreError, StoreResult};
 use crate::domain::ScopeSet;
 
 /// Rows per multi-row statement: well under both dialects' parameter limits.
@@ -115,16 +115,21 @@ impl IngestTx {
         // and wait for each other instead of deadlocking.
         let mut owners = owners.to_vec();
         owners.sort_unstable();
+        let batch = Batch {
+            owners: &owners,
+            events,
+            deliveries,
+            now,
+        };
         let params = 2 * owners.len() + 3 * events.len() + 7 * deliveries.len() + 1;
-        let (ids, owners_changed) = match self.conn {
-            Conn::Plain(_) if events.is_empty() && owners.is_empty() => Default::default(),
+        let written = match self.conn {
+            Conn::Plain(_) if events.is_empty() && owners.is_empty() => Written::default(),
             Conn::Plain(mut conn) if params <= MAX_PARAMS && !events.is_empty() => {
-                write_in_one_statement(&mut conn, &owners, events, deliveries, now).await?
+                write_in_one_statement(&mut conn, batch).await?
             }
             Conn::Plain(mut conn) => {
                 let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
-                let written =
-                    write_each(&mut tx, self.dialect, &owners, events, deliveries, now).await?;
+                let written = write_each(&mut tx, self.dialect, batch).await?;
                 tx.commit().await?;
                 written
             }
@@ -134,21 +139,25 @@ impl IngestTx {
                     && 3 * events.len() <= MAX_PARAMS
                     && 10 * deliveries.len() <= MAX_PARAMS;
                 let written = if one_hop {
-                    write_in_one_hop(&mut tx, &owners, events, deliveries, now).await?
+                    write_in_one_hop(&mut tx, batch).await?
                 } else {
-                    write_each(&mut tx, self.dialect, &owners, events, deliveries, now).await?
+                    write_each(&mut tx, self.dialect, batch).await?
                 };
                 tx.commit().await?;
                 written
             }
         };
+        if written.event_ids.len() != events.len() || written.delivery_ids.len() != deliveries.len()
+        {
+            return Err(StoreError::Corrupt("ids of inserted rows".into()));
+        }
         if self.revoked {
             self.cache.invalidate_credentials();
         }
-        if owners_changed {
+        if written.owners_changed {
             self.cache.posts.invalidate();
         }
-        Ok(ids)
+        Ok((written.event_ids, written.delivery_ids))
     }
 
     /// What routing reads before it replays a batch, in one statement per chunk: the owners
@@ -289,20 +298,39 @@ impl IngestTx {
     }
 }
 
-/// The write as one statement per table (and per chunk), in the caller's transaction; returns
-/// what [`write_in_one_statement`] does.
+/// What one ingestion writes: posts' new owners (in token order), events (type, stored
+/// form), and the deliveries they cause, all at `now`.
+#[derive(Clone, Copy)]
+struct Batch<'a> {
+    owners: &'a [(&'a str, &'a str)],
+    events: &'a [(&'a str, &'a str)],
+    deliveries: &'a [NewDelivery<'a>],
+    now: i64,
+}
+
+/// What a write did: the ids of the events and of the deliveries, in the order given, and
+/// whether any post changed owner.
+#[derive(Debug, Default)]
+struct Written {
+    event_ids: Vec<i64>,
+    delivery_ids: Vec<i64>,
+    owners_changed: bool,
+}
+
+/// The write as one statement per table (and per chunk), in the caller's transaction.
 async fn write_each(
     conn: &mut AnyConnection,
     dialect: Dialect,
-    owners: &[(&str, &str)],
-    events: &[(&str, &str)],
-    deliveries: &[NewDelivery<'_>],
-    now: i64,
-) -> StoreResult<((Vec<i64>, Vec<i64>), bool)> {
-    let changed = set_post_owners(conn, dialect, owners, now).await?;
-    let event_ids = insert_events(conn, dialect, events, now).await?;
-    let delivery_ids = insert_deliveries(conn, dialect, &event_ids, deliveries, now).await?;
-    Ok(((event_ids, delivery_ids), changed))
+    b: Batch<'_>,
+) -> StoreResult<Written> {
+    let owners_changed = set_post_owners(conn, dialect, b.owners, b.now).await?;
+    let event_ids = insert_events(conn, dialect, b.events, b.now).await?;
+    let delivery_ids = insert_deliveries(conn, dialect, &event_ids, b.deliveries, b.now).await?;
+    Ok(Written {
+        event_ids,
+        delivery_ids,
+        owners_changed,
+    })
 }
 
 /// Records who owns these posts (given in token order), as the platform's post updates say;
@@ -401,15 +429,16 @@ fn bind_delivery<'q>(q: AnyQuery<'q>, d: &'q NewDelivery<'_>, now: i64) -> AnyQu
 
 /// The whole write as one PostgreSQL statement, which commits on its own: the posts' owners,
 /// the events, and the deliveries, which find their event's id by its rank among the new
-/// events' ids. Returns the events' and the deliveries' ids in the order given, and whether
-/// any owner changed.
+/// events' ids.
 async fn write_in_one_statement(
     conn: &mut AnyConnection,
-    owners: &[(&str, &str)],
-    events: &[(&str, &str)],
-    deliveries: &[NewDelivery<'_>],
-    now: i64,
-) -> StoreResult<((Vec<i64>, Vec<i64>), bool)> {
+    Batch {
+        owners,
+        events,
+        deliveries,
+        now,
+    }: Batch<'_>,
+) -> StoreResult<Written> {
     let mut p = Params::new(Dialect::Postgres);
     let at = p.next();
     let mut sql = String::from("WITH ");
@@ -471,68 +500,69 @@ async fn write_in_one_statement(
             .bind(d.lease.map(|(owner, _)| owner))
             .bind(d.lease.map(|(_, until)| until));
     }
-    let (mut event_ids, mut delivery_ids, mut changed) = (Vec::new(), Vec::new(), false);
+    let mut w = Written::default();
     for r in q.fetch_all(conn).await? {
         let id: i64 = r.try_get("id")?;
         match r.try_get::<i32, _>("k")? {
-            0 => event_ids.push(id),
-            1 => delivery_ids.push(id),
-            _ => changed = id > 0,
+            0 => w.event_ids.push(id),
+            1 => w.delivery_ids.push(id),
+            _ => w.owners_changed = id > 0,
         }
     }
-    if event_ids.len() != events.len() || delivery_ids.len() != deliveries.len() {
-        return Err(StoreError::Corrupt("ids of inserted rows".into()));
-    }
     // Ids follow the order rows were inserted in, which is the order given.
-    event_ids.sort_unstable();
-    delivery_ids.sort_unstable();
-    Ok(((event_ids, delivery_ids), changed))
+    w.event_ids.sort_unstable();
+    w.delivery_ids.sort_unstable();
+    Ok(w)
 }
 
 /// The whole write as one SQLite command, its statements run one after the other by the
 /// connection's thread: one hop there and back instead of one per statement. Each delivery's
 /// event id is the events' last id less the events after its own: the ids of one INSERT are
-/// consecutive (see [`inserted_ids`]), and nothing else writes in the transaction. Returns
-/// what [`write_in_one_statement`] does.
+/// consecutive (see [`inserted_ids`]), and nothing else writes in the transaction.
 async fn write_in_one_hop(
     conn: &mut AnyConnection,
-    owners: &[(&str, &str)],
-    events: &[(&str, &str)],
-    deliveries: &[NewDelivery<'_>],
-    now: i64,
-) -> StoreResult<((Vec<i64>, Vec<i64>), bool)> {
+    Batch {
+        owners,
+        events,
+        deliveries,
+        now,
+    }: Batch<'_>,
+) -> StoreResult<Written> {
+    // After each INSERT, what it wrote: `k` says which table, `id` is the last rowid and `n`
+    // the rows changed.
     let mut p = Params::new(Dialect::Sqlite);
-    let mut sql = String::new();
+    let mut statements = Vec::new();
     if !owners.is_empty() {
-        sql.push_str(&format!(
-            "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES {} {UPSERT_OWNER}; \
-             SELECT 2 AS k, changes() AS id, changes() AS n; ",
+        statements.push(format!(
+            "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES {} {UPSERT_OWNER}",
             p.rows(owners.len(), 4)
         ));
+        statements.push("SELECT 2 AS k, changes() AS id, changes() AS n".to_owned());
     }
     if !events.is_empty() {
-        sql.push_str(&format!(
-            "INSERT INTO events (type, payload, created_at) VALUES {}; \
-             SELECT 0 AS k, last_insert_rowid() AS id, changes() AS n; ",
+        statements.push(format!(
+            "INSERT INTO events (type, payload, created_at) VALUES {}",
             p.rows(events.len(), 3)
         ));
+        statements.push("SELECT 0 AS k, last_insert_rowid() AS id, changes() AS n".to_owned());
     }
     if !deliveries.is_empty() {
         // The VALUES rows are scanned in order, so ids follow it as in a plain multi-row
         // INSERT; the events' last id is read once.
-        sql.push_str(&format!(
+        statements.push(format!(
             "INSERT INTO deliveries (event_id, app_id, event_type, body, status, \
              next_attempt_at, created_at, updated_at, lease_owner, lease_until) \
              SELECT (SELECT max(id) FROM events) - column1, column2, column3, column4, \
-             column5, column6, column7, column8, column9, column10 FROM (VALUES {}); \
-             SELECT 1 AS k, last_insert_rowid() AS id, changes() AS n; ",
+             column5, column6, column7, column8, column9, column10 FROM (VALUES {})",
             p.rows(deliveries.len(), 10)
         ));
+        statements.push("SELECT 1 AS k, last_insert_rowid() AS id, changes() AS n".to_owned());
     }
-    if sql.is_empty() {
-        return Ok(Default::default());
+    if statements.is_empty() {
+        return Ok(Written::default());
     }
 
+    let sql = joined(Dialect::Sqlite, &statements);
     let mut q = sqlx::query(&sql);
     for (token, owner) in owners {
         q = q.bind(*token).bind(*owner).bind(now).bind(now);
@@ -548,14 +578,14 @@ async fn write_in_one_hop(
             .ok_or(StoreError::Internal("a delivery of an event not written"))?;
         q = bind_delivery(q.bind(after), d, now);
     }
-    let (mut event_ids, mut delivery_ids, mut changed) = (Vec::new(), Vec::new(), false);
+    let mut w = Written::default();
     for r in q.fetch_all(&mut *conn).await? {
         let (k, id, n): (i64, i64, i64) = (r.try_get("k")?, r.try_get("id")?, r.try_get("n")?);
         let ids = match k {
-            0 => &mut event_ids,
-            1 => &mut delivery_ids,
+            0 => &mut w.event_ids,
+            1 => &mut w.delivery_ids,
             _ => {
-                changed = n > 0;
+                w.owners_changed = n > 0;
                 continue;
             }
         };
@@ -564,10 +594,7 @@ async fn write_in_one_hop(
         }
         ids.extend(id - n + 1..=id);
     }
-    if event_ids.len() != events.len() || delivery_ids.len() != deliveries.len() {
-        return Err(StoreError::Corrupt("ids of inserted rows".into()));
-    }
-    Ok(((event_ids, delivery_ids), changed))
+    Ok(w)
 }
 
 /// What a multi-row INSERT appends to learn its rows' ids: nothing on SQLite (see

@@ -391,6 +391,24 @@ impl Params {
     }
 }
 
+/// Statements sent as one round trip, run in order: on SQLite one command of several
+/// statements (sqlx's connection thread runs them all before answering, and the rows of every
+/// SELECT among them come back), on PostgreSQL one statement whose parts are data-modifying
+/// CTEs (which must touch disjoint rows: they all see the same snapshot). Their parameters
+/// are numbered through one [`Params`].
+pub(super) fn joined(dialect: Dialect, statements: &[String]) -> String {
+    match dialect {
+        Dialect::Sqlite => statements.join("; "),
+        Dialect::Postgres => {
+            let parts: Vec<String> = (0..statements.len())
+                .zip(statements)
+                .map(|(i, s)| format!("w{i} AS ({s})"))
+                .collect();
+            format!("WITH {} SELECT 1", parts.join(", "))
+        }
+    }
+}
+
 /// Reads an optional column, mapping its error like any other.
 fn opt<T>(row: &AnyRow, col: &str) -> Result<Option<T>, sqlx::Error>
 where
@@ -402,6 +420,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_of_one_round_trip_are_joined_per_dialect() {
+        let parts = ["INSERT 1".to_owned(), "UPDATE 2".to_owned()];
+        assert_eq!(joined(Dialect::Sqlite, &parts), "INSERT 1; UPDATE 2");
+        assert_eq!(
+            joined(Dialect::Postgres, &parts),
+            "WITH w0 AS (INSERT 1), w1 AS (UPDATE 2) SELECT 1"
+        );
+    }
 
     #[test]
     fn parameters_are_numbered_in_text_order() {
