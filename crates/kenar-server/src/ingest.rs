@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use crate::delivery::Handoff;
 use crate::domain::pseudonym::PseudonymKey;
 use crate::domain::{ScopeName, UserId};
-use crate::group::{GroupCommit, GroupFailed};
+use crate::group::{GroupCommit, GroupFailed, Pacing};
 use crate::metrics::Metrics;
 use crate::store::{ClaimedDelivery, NewDelivery, RoutedApp, Store, StoreResult, Subscriber};
 
@@ -461,7 +461,12 @@ impl IngestQueue {
                     .collect())
             }
         };
-        IngestQueue(GroupCommit::start(GROUP_MAX_ITEMS, Vec::len, write))
+        IngestQueue(GroupCommit::start(
+            Pacing::Eager,
+            GROUP_MAX_ITEMS,
+            Vec::len,
+            write,
+        ))
     }
 
     /// Ingests `items` with whatever else is waiting; returns this call's results.

@@ -72,6 +72,7 @@ impl Application {
             subscriptions: {
                 let store = store.clone();
                 crate::group::GroupCommit::start(
+                    crate::group::Pacing::ForReturningCallers,
                     256,
                     |_| 1,
                     move |subs| {
