@@ -2,8 +2,9 @@
 //! token, keep-alive), beside a trivial axum handler answering the same requests in the same
 //! run.
 
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde_json::json;
@@ -12,7 +13,7 @@ use super::CpuWatch;
 use crate::client::{Admin, Conn};
 use crate::load::{hammer, Shot};
 use crate::report::{rate, Target as Goal};
-use crate::server::{Database, Server};
+use crate::server::{Database, Server, TempDir};
 use crate::sink::Sink;
 use crate::trivial::Trivial;
 use crate::{fail, Bench, Result};
@@ -55,6 +56,10 @@ pub async fn run(bench: &mut Bench, database: &str) -> Result<()> {
     eprintln!(
         "register on {database}: {duration:?} each, {connections} connections, {users} users"
     );
+    let sync = {
+        let dir = TempDir::new("sync")?;
+        disk_sync(&dir.0)?
+    };
     // The app needs a webhook URL to register; nothing is delivered.
     let sink = Sink::start(0).await?;
     let db = Database::create(database)?;
@@ -125,7 +130,15 @@ pub async fn run(bench: &mut Bench, database: &str) -> Result<()> {
         Goal::AtLeast(0.5),
     );
     r.info("server CPU", cpu.server, "% of core");
+    let sync_us = sync.as_secs_f64() * 1e6;
+    r.info("disk sync (median)", sync_us, "us");
+    r.info(
+        "ceiling at one sync a round",
+        connections as f64 / sync.as_secs_f64(),
+        "req/s",
+    );
     r.detail(json!({
+        "disk_sync_median_us": sync_us,
         "seconds": duration.as_secs_f64(), "connections": connections, "users": users,
         "registrations": done, "baseline_requests": base_done,
         "server_cpu_percent": cpu.server, "bench_cpu_percent": cpu.bench,
@@ -154,4 +167,30 @@ async fn check_one_subscription_per_user(server: &Server, users: usize) -> Resul
         ));
     }
     Ok(())
+}
+
+/// Appends of 4 KiB timed by [`disk_sync`].
+const SYNC_PROBES: usize = 200;
+
+/// The median time to append 4 KiB to a file in `dir` and have the disk hold it (`fsync`, as
+/// SQLite calls it): what every durable commit waits at least. A registration is answered only
+/// after its commit, so each connection makes at most one request per sync, and `connections`
+/// over this bounds the rate, however the commits are grouped.
+fn disk_sync(dir: &Path) -> Result<Duration> {
+    use std::io::Write;
+    let path = dir.join("sync-probe");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)?;
+    let block = [0u8; 4096];
+    let mut times = Vec::with_capacity(SYNC_PROBES);
+    for _ in 0..SYNC_PROBES {
+        let start = Instant::now();
+        file.write_all(&block)?;
+        file.sync_all()?;
+        times.push(start.elapsed());
+    }
+    times.sort_unstable();
+    Ok(times[times.len() / 2])
 }
