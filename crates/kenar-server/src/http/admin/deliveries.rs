@@ -230,8 +230,10 @@ pub async fn redeliver(
             "the delivery is being attempted right now",
         ));
     }
-    state.wake.notify();
+    // Read back before the engine is woken: the answer is the delivery as queued, not as it
+    // may already be a moment later, delivered.
     let d = delivery_or_404(&state, &d.id.to_string()).await?;
+    state.wake.notify();
     Ok(axum::Json(DeliveryView::from(&d)))
 }
 
