@@ -26,6 +26,13 @@ pub enum GroupFailed {
     Store(#[source] Arc<StoreError>),
 }
 
+impl GroupFailed {
+    /// Whether the database was out of reach (see [`StoreError::is_unavailable`]).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, GroupFailed::Store(e) if e.is_unavailable())
+    }
+}
+
 type Reply<R> = oneshot::Sender<Result<R, GroupFailed>>;
 
 /// Whether a group waits for the callers the group before it answered.

@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kenar_wire::status::{Code, Detail, FieldViolation, Status};
 
+use crate::group::GroupFailed;
 use crate::store::StoreError;
 
 /// A failed request. Client errors carry their code and a message safe to show; internal ones
@@ -85,6 +86,18 @@ impl ApiError {
         e
     }
 
+    /// The database is out of reach for now: 503 / UNAVAILABLE, which clients retry, with
+    /// the cause kept for the log as for an internal error.
+    pub fn database_unavailable(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        let mut e = Self::new(
+            Code::Unavailable,
+            "the database is unavailable; retry shortly",
+        )
+        .with_retry_after(1);
+        e.cause = Some(Arc::new(cause));
+        e
+    }
+
     /// The gateway's answer to a known path called with the wrong method.
     pub fn method_not_allowed() -> Self {
         let mut e = Self::new(Code::Unimplemented, "Method Not Allowed");
@@ -107,9 +120,29 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A failed store operation: 503 when the database was out of reach, else 500.
+    fn store_failure(
+        unavailable: bool,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        if unavailable {
+            Self::database_unavailable(cause)
+        } else {
+            Self::internal(cause)
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::internal(e)
+        Self::store_failure(e.is_unavailable(), e)
+    }
+}
+
+impl From<GroupFailed> for ApiError {
+    fn from(e: GroupFailed) -> Self {
+        Self::store_failure(e.is_unavailable(), e)
     }
 }
 

@@ -208,7 +208,7 @@ pub async fn register_subscription(
             now: now_ms(),
         })
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::from)?;
     Ok(Json(RegisterSubscriptionResponse {}))
 }
 

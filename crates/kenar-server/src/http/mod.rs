@@ -116,8 +116,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Logs the cause of every internal error with its source chain; the client saw only
-/// "internal error".
+/// Logs the cause of every internal error (and of every answer that the database was out of
+/// reach) with its source chain; the client saw only that something failed.
 async fn log_internal_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();

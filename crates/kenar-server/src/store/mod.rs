@@ -68,6 +68,38 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether the database could not be reached or dropped the connection (it restarted, an
+    /// operator ended the session, the pool had no connection to give): a failure of the
+    /// moment, after which the same call may succeed. (As with any database client, a
+    /// connection lost while its commit was in flight leaves that commit's fate unknown.)
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
+            _ => false,
+        }
+    }
+}
+
+/// PostgreSQL's SQLSTATEs (five characters) for a connection exception (class 08), the server
+/// shutting down or ending the session (57P01 admin shutdown, 57P02 crash shutdown, 57P03
+/// cannot connect now) and too many connections (53300); SQLite's result codes (numbers) for a
+/// database still locked by another process when the busy timeout ran out (SQLITE_BUSY, 5, and
+/// its extended codes; every SQLite code has at most four digits).
+fn unavailable_code(code: &str) -> bool {
+    if code.len() == 5 {
+        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300");
+    }
+    code.parse::<i32>().is_ok_and(|c| c & 0xff == 5)
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Where the data lives, as the operator gives it: a `postgres://` URL, a `sqlite:` URL, or a
@@ -420,6 +452,31 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lost_connection_or_a_locked_database_is_unavailable_and_nothing_else_is() {
+        let lost = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        for e in [
+            sqlx::Error::Io(lost),
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+        ] {
+            assert!(StoreError::Database(e).is_unavailable());
+        }
+        assert!(!StoreError::Database(sqlx::Error::RowNotFound).is_unavailable());
+        assert!(!StoreError::Conflict.is_unavailable());
+        assert!(!StoreError::Corrupt("x".into()).is_unavailable());
+        for code in [
+            "08006", "08001", "57P01", "57P03", "53300", "5", "261", "517",
+        ] {
+            assert!(unavailable_code(code), "{code}");
+        }
+        // Unique violation, syntax error, query canceled; SQLite's constraint, locked table
+        // (6) and disk I/O error (10).
+        for code in ["23505", "42601", "57014", "19", "6", "10", "2067"] {
+            assert!(!unavailable_code(code), "{code}");
+        }
+    }
 
     #[test]
     fn statements_of_one_round_trip_are_joined_per_dialect() {

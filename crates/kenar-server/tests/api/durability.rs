@@ -1,5 +1,5 @@
 //! At least once, proven with real processes: SIGKILL mid-stream, a receiver that is down for a
-//! while, and two server processes sharing PostgreSQL.
+//! while, two server processes sharing PostgreSQL, and PostgreSQL ending the server's sessions.
 
 use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
@@ -8,7 +8,12 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_json, fresh_database, Backend, TestApp, ADMIN, PLATFORM};
+use sqlx::Connection;
+
+use crate::helpers::{
+    expect_json, expect_status, fresh_database, postgres_url, Backend, Database, TestApp, ADMIN,
+    PLATFORM,
+};
 use crate::receiver::Receiver;
 use crate::routing::chatbot;
 
@@ -360,4 +365,82 @@ async fn two_processes_on_postgres_share_the_work_without_double_delivery() {
         received - distinct
     );
     drop(two);
+}
+
+/// PostgreSQL ends every session of a running server (as a restart or a failover does): calls
+/// in the moment after are answered 200 or 503 UNAVAILABLE with a `Retry-After`, never 500;
+/// the server opens new connections by itself, and every event it accepted, before and after,
+/// is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sessions_ended_under_the_server_are_replaced_and_nothing_accepted_is_lost() {
+    let (db, url) = fresh_database(Backend::Postgres).await;
+    let Database::Postgres { schema } = &db else {
+        unreachable!("a PostgreSQL database");
+    };
+    // The server's sessions carry the schema's name, so only they are ended.
+    let url = format!("{}&application_name={schema}", url.as_str());
+    let rx = Receiver::start().await;
+    let client = reqwest::Client::new();
+    let server = Server::start(&url).await;
+    create_bot_app(&client, &server.base, &rx.url).await;
+    let mut accepted: HashSet<String> = publish(&client, &server.base, &batch_ids("c", 0, 50))
+        .await
+        .expect("publish")
+        .into_iter()
+        .collect();
+    all_arrived(&rx, &accepted, Duration::from_secs(30)).await;
+
+    let mut admin = sqlx::PgConnection::connect(&postgres_url())
+        .await
+        .expect("connect");
+    let ended: i64 = sqlx::query_scalar(
+        // The sessions are picked first: in one WHERE, PostgreSQL may end a session before
+        // it has compared its name.
+        "WITH ours AS MATERIALIZED (SELECT pid FROM pg_stat_activity \
+         WHERE application_name = $1) \
+         SELECT count(*) FROM ours WHERE pg_terminate_backend(pid)",
+    )
+    .bind(schema)
+    .fetch_one(&mut admin)
+    .await
+    .expect("terminate");
+    assert!(ended > 0, "the server had no session to end");
+
+    let mut unavailable = 0;
+    for batch in 1..=10 {
+        let ids = batch_ids("c", batch, 50);
+        let events: Vec<Value> = ids.iter().map(|id| chatbot("bot", id)).collect();
+        let mut tries = 0;
+        loop {
+            let r = client
+                .post(format!("{}/v1/platform/events", server.base))
+                .bearer_auth(PLATFORM)
+                .json(&json!({ "events": events }))
+                .send()
+                .await
+                .expect("the server answers");
+            if r.status() == StatusCode::OK {
+                let v: Value = r.json().await.expect("json");
+                let results = v["results"].as_array().expect("results");
+                assert!(results.iter().all(|r| r["event_id"].is_string()), "{v}");
+                accepted.extend(ids);
+                break;
+            }
+            let retry_after = r.headers().get("retry-after").cloned();
+            // Anything else, a 500 above all, fails here with the body shown.
+            expect_status(r, 503, 14).await;
+            assert_eq!(retry_after.as_ref().map(|v| v.as_bytes()), Some(&b"1"[..]));
+            unavailable += 1;
+            tries += 1;
+            assert!(tries < 50, "the server did not recover its connections");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let (received, distinct) = all_arrived(&rx, &accepted, Duration::from_secs(60)).await;
+    println!(
+        "{ended} sessions ended; {unavailable} calls answered UNAVAILABLE; {} events accepted, \
+         {received} deliveries, {distinct} distinct",
+        accepted.len()
+    );
+    drop(server);
 }
