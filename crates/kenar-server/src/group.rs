@@ -43,8 +43,8 @@ pub enum Pacing {
     /// when its writer waited.
     Eager,
     /// A group waits briefly for the callers it expects back (see [`Pace`]). Right for small
-    /// writes from callers on keep-alive connections, where the sync is most of a commit: 25 %
-    /// more registrations per second in the register benchmark.
+    /// writes from callers on keep-alive connections, where the sync is most of a commit: about a
+    /// quarter more registrations per second in the register benchmark.
     ForReturningCallers,
 }
 
@@ -159,11 +159,11 @@ const GROUPS_WITHOUT_WAITING: u32 = 16;
 ///
 /// A group expects back the callers of the group before it (answered as this one is taken)
 /// beside those that queued while that group was written: that many callers are about. It
-/// waits for them up to
-/// [`RETURN_WAIT`], so callers that keep writing end up in one group and one commit per round.
-/// A lone caller is never kept waiting (its group expects one), and callers that arrive
-/// independently (an open-loop stream) soon stop the waiting: once a wait runs out, the next
-/// [`GROUPS_WITHOUT_WAITING`] groups do not wait, so at most one group in that many pays it.
+/// waits for them up to [`RETURN_WAIT`], so callers that keep writing end up in one group and
+/// one commit per round. A lone caller is never kept waiting (its group expects one), and
+/// callers that arrive independently (an open-loop stream) soon stop the waiting: once a wait
+/// runs out, the next [`GROUPS_WITHOUT_WAITING`] groups do not wait, so at most one group in
+/// that many pays it.
 #[derive(Debug, Default)]
 struct Pace {
     /// Callers the next group expects.
