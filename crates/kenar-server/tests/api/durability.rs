@@ -47,6 +47,11 @@ fn free_port() -> u16 {
 
 impl Server {
     async fn start(database: &str) -> Server {
+        Self::start_with(database, &[]).await
+    }
+
+    /// Starts with `extra` flags after the test ones.
+    async fn start_with(database: &str, extra: &[&str]) -> Server {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_kenar-events"))
             .arg("serve")
@@ -57,6 +62,7 @@ impl Server {
                 database,
             ])
             .args(FAST)
+            .args(extra)
             .env("KENAR_ADMIN_TOKEN", ADMIN)
             .env("KENAR_PLATFORM_TOKEN", PLATFORM)
             .env("RUST_LOG", "error")
@@ -373,12 +379,7 @@ async fn two_processes_on_postgres_share_the_work_without_double_delivery() {
 /// is delivered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_sessions_ended_under_the_server_are_replaced_and_nothing_accepted_is_lost() {
-    let (db, url) = fresh_database(Backend::Postgres).await;
-    let Database::Postgres { schema } = &db else {
-        unreachable!("a PostgreSQL database");
-    };
-    // The server's sessions carry the schema's name, so only they are ended.
-    let url = format!("{}&application_name={schema}", url.as_str());
+    let (_db, url, schema) = named_postgres().await;
     let rx = Receiver::start().await;
     let client = reqwest::Client::new();
     let server = Server::start(&url).await;
@@ -393,18 +394,7 @@ async fn postgres_sessions_ended_under_the_server_are_replaced_and_nothing_accep
     let mut admin = sqlx::PgConnection::connect(&postgres_url())
         .await
         .expect("connect");
-    let ended: i64 = sqlx::query_scalar(
-        // The sessions are picked first: in one WHERE, PostgreSQL may end a session before
-        // it has compared its name.
-        "WITH ours AS MATERIALIZED (SELECT pid FROM pg_stat_activity \
-         WHERE application_name = $1) \
-         SELECT count(*) FROM ours WHERE pg_terminate_backend(pid)",
-    )
-    .bind(schema)
-    .fetch_one(&mut admin)
-    .await
-    .expect("terminate");
-    assert!(ended > 0, "the server had no session to end");
+    let ended = end_sessions(&mut admin, &schema).await;
 
     let mut unavailable = 0;
     for batch in 1..=10 {
@@ -436,6 +426,7 @@ async fn postgres_sessions_ended_under_the_server_are_replaced_and_nothing_accep
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+
     let (received, distinct) = all_arrived(&rx, &accepted, Duration::from_secs(60)).await;
     println!(
         "{ended} sessions ended; {unavailable} calls answered UNAVAILABLE; {} events accepted, \
@@ -443,4 +434,58 @@ async fn postgres_sessions_ended_under_the_server_are_replaced_and_nothing_accep
         accepted.len()
     );
     drop(server);
+}
+
+/// A connection that sat idle for over a second is checked before use: sessions PostgreSQL
+/// ended while the server was idle cost no call an error. (API only: the delivery engine's
+/// polls would otherwise use, and so discard, the dead connections first.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sessions_ended_while_the_server_is_idle_are_noticed_before_use() {
+    let (_db, url, schema) = named_postgres().await;
+    let client = reqwest::Client::new();
+    let server = Server::start_with(&url, &["--no-delivery"]).await;
+    create_bot_app(&client, &server.base, "http://127.0.0.1:9/hook").await;
+    publish(&client, &server.base, &batch_ids("i", 0, 10))
+        .await
+        .expect("publish");
+
+    let mut admin = sqlx::PgConnection::connect(&postgres_url())
+        .await
+        .expect("connect");
+    end_sessions(&mut admin, &schema).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let accepted = publish(&client, &server.base, &batch_ids("i", 1, 10))
+        .await
+        .expect("accepted at the first try after an idle second");
+    assert_eq!(accepted.len(), 10);
+    drop(server);
+}
+
+/// A fresh PostgreSQL schema, and a URL whose sessions carry the schema's name, so that a test
+/// can end its server's sessions and no other test's.
+async fn named_postgres() -> (Database, String, String) {
+    let (db, url) = fresh_database(Backend::Postgres).await;
+    let Database::Postgres { schema } = &db else {
+        unreachable!("a PostgreSQL database");
+    };
+    let schema = schema.clone();
+    let url = format!("{}&application_name={schema}", url.as_str());
+    (db, url, schema)
+}
+
+/// Ends every PostgreSQL session named `application_name`; returns how many there were.
+async fn end_sessions(admin: &mut sqlx::PgConnection, application_name: &str) -> i64 {
+    let ended: i64 = sqlx::query_scalar(
+        // The sessions are picked first: in one WHERE, PostgreSQL may end a session before
+        // it has compared its name.
+        "WITH ours AS MATERIALIZED (SELECT pid FROM pg_stat_activity \
+         WHERE application_name = $1) \
+         SELECT count(*) FROM ours WHERE pg_terminate_backend(pid)",
+    )
+    .bind(application_name)
+    .fetch_one(admin)
+    .await
+    .expect("terminate");
+    assert!(ended > 0, "the server had no session to end");
+    ended
 }
