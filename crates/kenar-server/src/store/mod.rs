@@ -57,6 +57,12 @@ pub enum StoreError {
     /// The store was used in a way its callers must not; a bug, not bad data.
     #[error("store misuse: {0}")]
     Internal(&'static str),
+    /// Another process holds this SQLite database.
+    #[error(
+        "{0} is in use by another kenar-events process; a SQLite database serves one process \
+         (several processes share a PostgreSQL database)"
+    )]
+    InUse(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -191,6 +197,8 @@ pub struct Store {
     dialect: Dialect,
     /// What the public API reads on every call (credentials, post owners), kept for a moment.
     cache: std::sync::Arc<cache::ReadCache>,
+    /// On SQLite, the lock that keeps the database to this process (see [`hold_alone`]).
+    alone: Option<std::sync::Arc<std::fs::File>>,
 }
 
 impl Store {
@@ -243,9 +251,16 @@ impl Store {
                     bookkeeping,
                     dialect: Dialect::Postgres,
                     cache: Default::default(),
+                    alone: None,
                 }
             }
             Dialect::Sqlite => {
+                let alone = match db.sqlite_path() {
+                    Some(path) if path != ":memory:" => {
+                        Some(std::sync::Arc::new(hold_alone(path)?))
+                    }
+                    _ => None,
+                };
                 // No ping before each acquire: the connection is a file handle in this
                 // process, and the ping is one more hop to its thread on every statement.
                 let options = || {
@@ -273,10 +288,23 @@ impl Store {
                     write,
                     dialect: Dialect::Sqlite,
                     cache: Default::default(),
+                    alone,
                 }
             }
         };
         migrations::run(&store.write, store.dialect).await?;
+        if store.alone.is_some() {
+            // This process holds the database alone, so every lease in it was taken by a run
+            // that is gone (killed, crashed): its deliveries are due now, not when the lease
+            // would have run out (minutes, with the default timeouts).
+            let released = store.release_expired_leases(i64::MAX).await?;
+            if released > 0 {
+                tracing::info!(
+                    count = released,
+                    "deliveries a previous run had in hand are due again"
+                );
+            }
+        }
         Ok(store)
     }
 
@@ -341,6 +369,24 @@ impl Store {
         decode_base64_32(&value)
             .map(PseudonymKey::from_bytes)
             .ok_or_else(|| StoreError::Corrupt("settings.pseudonym_key".into()))
+    }
+}
+
+/// Takes the SQLite database at `path` for this process alone: an exclusive lock on
+/// `<path>.lock`, held while the store lives; the operating system lets go of it when the
+/// process ends, however it ends. A second server on the same file would otherwise run beside
+/// the first, each taking the other's deliveries for abandoned at its start.
+fn hold_alone(path: &str) -> StoreResult<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(format!("{path}.lock"))
+        .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse(path.to_owned())),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Database(sqlx::Error::Io(e))),
     }
 }
 

@@ -14,7 +14,7 @@ use crate::helpers::{
     expect_json, expect_status, fresh_database, postgres_url, Backend, Database, TestApp, ADMIN,
     PLATFORM,
 };
-use crate::receiver::Receiver;
+use crate::receiver::{Answer, Received, Receiver};
 use crate::routing::chatbot;
 
 /// Flags that make retries and leases short enough for a test to wait them out.
@@ -47,11 +47,11 @@ fn free_port() -> u16 {
 
 impl Server {
     async fn start(database: &str) -> Server {
-        Self::start_with(database, &[]).await
+        Self::start_with(database, FAST).await
     }
 
-    /// Starts with `extra` flags after the test ones.
-    async fn start_with(database: &str, extra: &[&str]) -> Server {
+    /// Starts with these `flags` instead of [`FAST`].
+    async fn start_with(database: &str, flags: &[&str]) -> Server {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_kenar-events"))
             .arg("serve")
@@ -61,8 +61,7 @@ impl Server {
                 "--database",
                 database,
             ])
-            .args(FAST)
-            .args(extra)
+            .args(flags)
             .env("KENAR_ADMIN_TOKEN", ADMIN)
             .env("KENAR_PLATFORM_TOKEN", PLATFORM)
             .env("RUST_LOG", "error")
@@ -146,14 +145,7 @@ async fn all_arrived(
     let deadline = Instant::now() + within;
     loop {
         let got = rx.got();
-        let seen: HashSet<String> = got
-            .iter()
-            .filter_map(|w| {
-                w.body["new_chatbot_message"]["id"]
-                    .as_str()
-                    .map(str::to_owned)
-            })
-            .collect();
+        let seen = message_ids(&got);
         let missing = accepted.difference(&seen).count();
         if missing == 0 {
             // One webhook-id per event, however often it was delivered.
@@ -182,6 +174,18 @@ async fn all_arrived(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The chatbot message ids these webhooks carried.
+fn message_ids(webhooks: &[Received]) -> HashSet<String> {
+    webhooks
+        .iter()
+        .filter_map(|w| {
+            w.body["new_chatbot_message"]["id"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
 }
 
 fn batch_ids(prefix: &str, batch: usize, size: usize) -> Vec<String> {
@@ -443,7 +447,7 @@ async fn postgres_sessions_ended_under_the_server_are_replaced_and_nothing_accep
 async fn postgres_sessions_ended_while_the_server_is_idle_are_noticed_before_use() {
     let (_db, url, schema) = named_postgres().await;
     let client = reqwest::Client::new();
-    let server = Server::start_with(&url, &["--no-delivery"]).await;
+    let server = Server::start_with(&url, &[FAST, &["--no-delivery"]].concat()).await;
     create_bot_app(&client, &server.base, "http://127.0.0.1:9/hook").await;
     publish(&client, &server.base, &batch_ids("i", 0, 10))
         .await
@@ -488,4 +492,84 @@ async fn end_sessions(admin: &mut sqlx::PgConnection, application_name: &str) ->
     .expect("terminate");
     assert!(ended > 0, "the server had no session to end");
     ended
+}
+
+/// SQLite serves one process: a second server on the same database file is refused at start,
+/// with an error that says why, and the first keeps serving.
+#[tokio::test]
+async fn a_second_server_on_the_same_sqlite_database_is_refused() {
+    let (_db, url) = fresh_database(Backend::Sqlite).await;
+    let first = Server::start(url.as_str()).await;
+    let second = Command::new(env!("CARGO_BIN_EXE_kenar-events"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            url.as_str(),
+        ])
+        .env("KENAR_ADMIN_TOKEN", ADMIN)
+        .env("KENAR_PLATFORM_TOKEN", PLATFORM)
+        .output()
+        .expect("run a second server");
+    assert!(!second.status.success(), "the second server started");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("in use by another kenar-events process"),
+        "{stderr}"
+    );
+    let r = reqwest::get(format!("{}/readyz", first.base))
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// After a SIGKILL, the deliveries the dead server had in flight are sent again as soon as it
+/// is back on SQLite, not when their leases (here about 13 minutes) run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_in_flight_at_a_sigkill_are_sent_again_at_restart_on_sqlite() {
+    let (_db, url) = fresh_database(Backend::Sqlite).await;
+    // Timeouts as long as in production, so that the leases outlast the test many times.
+    let flags = [
+        "--allow-private-targets",
+        "--webhook-timeout",
+        "30s",
+        "--poll-interval",
+        "100ms",
+    ];
+    let rx = Receiver::start().await;
+    rx.answer_by_default(Answer::Hold);
+    let client = reqwest::Client::new();
+    let server = Server::start_with(url.as_str(), &flags).await;
+    create_bot_app(&client, &server.base, &rx.url).await;
+    let ids = batch_ids("f", 0, 10);
+    let accepted: HashSet<String> = publish(&client, &server.base, &ids)
+        .await
+        .expect("publish")
+        .into_iter()
+        .collect();
+    assert_eq!(accepted.len(), 10);
+    // Every webhook is on the wire, held by the receiver, when the server dies.
+    rx.wait_for(10, Duration::from_secs(30)).await;
+    server.kill9();
+    rx.answer_by_default(Answer::Status(200));
+    rx.release();
+
+    let before = rx.got().len();
+    let started = Instant::now();
+    let server = Server::start_with(url.as_str(), &flags).await;
+    let deadline = started + Duration::from_secs(20);
+    loop {
+        let again = message_ids(&rx.got()[before..]);
+        if again == accepted {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of 10 sent again after the restart",
+            again.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(server);
 }
