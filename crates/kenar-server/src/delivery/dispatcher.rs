@@ -58,15 +58,25 @@ impl Dispatcher {
             if self.cancel.is_cancelled() {
                 break;
             }
-            // Deliveries whose lease ended without an outcome are let go once per poll
-            // interval, and then found by the scan.
+            // Once per poll interval this worker says it is alive (for ten intervals more),
+            // and deliveries held by a worker that is gone (lease ended, or owner past its time
+            // alive) are let go, to be found by the scan.
             let mut released = false;
             if released_at.is_none_or(|at| at.elapsed() >= poll) {
                 released_at = Some(Instant::now());
-                match self.store.release_expired_leases(now_ms()).await {
+                let now = now_ms();
+                let alive_until = now.saturating_add(self.config.worker_silence_ms());
+                match self
+                    .store
+                    .beat_and_release(&self.owner, now, alive_until)
+                    .await
+                {
                     Ok(0) => {}
                     Ok(n) => {
-                        tracing::info!(count = n, "deliveries whose lease ended are due again");
+                        tracing::info!(
+                            count = n,
+                            "deliveries a worker that is gone held are due again"
+                        );
                         released = true;
                     }
                     Err(e) => tracing::error!(error = %e, "releasing expired leases failed"),

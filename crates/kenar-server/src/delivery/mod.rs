@@ -84,6 +84,18 @@ impl DeliveryConfig {
         self.request_timeout * u32::try_from(rounds).unwrap_or(u32::MAX)
     }
 
+    /// How far ahead a worker, once per poll interval, says it is alive: past that time it is
+    /// taken for dead, and the deliveries it held are let go before their leases end. Ten
+    /// missed beats, and at least a second.
+    pub fn worker_silence(&self) -> Duration {
+        (self.poll_interval * 10).max(Duration::from_secs(1))
+    }
+
+    /// [`DeliveryConfig::worker_silence`] in milliseconds.
+    pub fn worker_silence_ms(&self) -> i64 {
+        i64::try_from(self.worker_silence().as_millis()).unwrap_or(i64::MAX)
+    }
+
     /// [`DeliveryConfig::lease`] in milliseconds, as leases are stored.
     pub fn lease_ms(&self) -> i64 {
         i64::try_from(self.lease().as_millis()).unwrap_or(i64::MAX)

@@ -178,24 +178,63 @@ fn next_states(outcomes: &[Outcome], now: i64) -> NextStates<'_> {
     }
 }
 
+/// A worker row gone for this long is deleted (its leases were let go long before).
+const FORGET_WORKERS_AFTER_MS: i64 = 24 * 3600 * 1000;
+
+/// Lets go of pending deliveries whose lease, or whose owner's time alive, ended before `now`.
+async fn release_leases(conn: &mut sqlx::AnyConnection, now: i64) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL \
+         WHERE lease_until IS NOT NULL AND status = 'PENDING' AND (lease_until < $1 \
+         OR lease_owner IN (SELECT owner FROM workers WHERE alive_until < $2))",
+    )
+    .bind(now)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 impl Store {
-    /// Lets go of deliveries whose lease ended without an outcome (their worker died or gave
-    /// up on them), so that a claim can take them again; returns how many. Claims look only
-    /// at deliveries no one holds, so this is how work survives a crash.
-    pub async fn release_expired_leases(&self, now: i64) -> StoreResult<u64> {
+    /// Records that the worker `owner` is to be taken for alive until `alive_until`, then lets
+    /// go of the deliveries held without an outcome by a worker that is gone: those whose
+    /// lease ended before `now`, and those whose owner is past its own `alive_until` (it died
+    /// with them in hand). They are due again for a claim; returns how many. Claims look only
+    /// at deliveries no one holds, so this is how work survives a crash. Workers gone for a
+    /// day are forgotten.
+    pub async fn beat_and_release(
+        &self,
+        owner: &str,
+        now: i64,
+        alive_until: i64,
+    ) -> StoreResult<u64> {
+        let owner = owner.to_owned();
         self.bookkeeping(move |conn| {
             Box::pin(async move {
-                let done = sqlx::query(
-                    "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL \
-                     WHERE lease_until IS NOT NULL AND lease_until < $1 AND status = 'PENDING'",
+                sqlx::query(
+                    "INSERT INTO workers (owner, alive_until) VALUES ($1, $2) \
+                     ON CONFLICT (owner) DO UPDATE SET alive_until = excluded.alive_until",
                 )
-                .bind(now)
+                .bind(owner.as_str())
+                .bind(alive_until)
                 .execute(&mut *conn)
                 .await?;
-                Ok(done.rows_affected())
+                let released = release_leases(conn, now).await?;
+                sqlx::query("DELETE FROM workers WHERE alive_until < $1")
+                    .bind(now.saturating_sub(FORGET_WORKERS_AFTER_MS))
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(released)
             })
         })
         .await
+    }
+
+    /// Lets go of every lease: for a process that holds the database alone, at its start,
+    /// when every lease was taken by a run that is gone.
+    pub async fn release_all_leases(&self) -> StoreResult<u64> {
+        self.bookkeeping(|conn| Box::pin(release_leases(conn, i64::MAX)))
+            .await
     }
 
     /// Apps with deliveries due and not leased, whose endpoint is set and enabled: one index

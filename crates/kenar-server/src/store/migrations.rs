@@ -61,6 +61,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0008_hot_tables_without_foreign_keys.sql"),
         include_str!("../../migrations/postgres/0008_hot_tables_without_foreign_keys.sql"),
     ),
+    (
+        9,
+        "workers",
+        include_str!("../../migrations/sqlite/0009_workers.sql"),
+        include_str!("../../migrations/postgres/0009_workers.sql"),
+    ),
 ];
 
 /// The migrations of one dialect, up to and including version `upto`.

@@ -297,7 +297,7 @@ impl Store {
             // This process holds the database alone, so every lease in it was taken by a run
             // that is gone (killed, crashed): its deliveries are due now, not when the lease
             // would have run out (minutes, with the default timeouts).
-            let released = store.release_expired_leases(i64::MAX).await?;
+            let released = store.release_all_leases().await?;
             if released > 0 {
                 tracing::info!(
                     count = released,

@@ -524,52 +524,87 @@ async fn a_second_server_on_the_same_sqlite_database_is_refused() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
-/// After a SIGKILL, the deliveries the dead server had in flight are sent again as soon as it
-/// is back on SQLite, not when their leases (here about 13 minutes) run out.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deliveries_in_flight_at_a_sigkill_are_sent_again_at_restart_on_sqlite() {
-    let (_db, url) = fresh_database(Backend::Sqlite).await;
-    // Timeouts as long as in production, so that the leases outlast the test many times.
-    let flags = [
-        "--allow-private-targets",
-        "--webhook-timeout",
-        "30s",
-        "--poll-interval",
-        "100ms",
-    ];
-    let rx = Receiver::start().await;
+/// Timeouts as long as in production, so that a lease (here about 13 minutes) outlasts a test
+/// many times, with a short poll interval.
+const LONG_LEASES: &[&str] = &[
+    "--allow-private-targets",
+    "--webhook-timeout",
+    "30s",
+    "--poll-interval",
+    "100ms",
+];
+
+/// Ten webhooks published through `server`, all held on the wire by `rx` when this returns.
+async fn ten_held(client: &reqwest::Client, server: &Server, rx: &Receiver) -> HashSet<String> {
     rx.answer_by_default(Answer::Hold);
-    let client = reqwest::Client::new();
-    let server = Server::start_with(url.as_str(), &flags).await;
-    create_bot_app(&client, &server.base, &rx.url).await;
-    let ids = batch_ids("f", 0, 10);
-    let accepted: HashSet<String> = publish(&client, &server.base, &ids)
+    create_bot_app(client, &server.base, &rx.url).await;
+    let accepted: HashSet<String> = publish(client, &server.base, &batch_ids("f", 0, 10))
         .await
         .expect("publish")
         .into_iter()
         .collect();
     assert_eq!(accepted.len(), 10);
-    // Every webhook is on the wire, held by the receiver, when the server dies.
     rx.wait_for(10, Duration::from_secs(30)).await;
-    server.kill9();
-    rx.answer_by_default(Answer::Status(200));
-    rx.release();
+    accepted
+}
 
-    let before = rx.got().len();
-    let started = Instant::now();
-    let server = Server::start_with(url.as_str(), &flags).await;
-    let deadline = started + Duration::from_secs(20);
+/// Waits until every webhook of `accepted` arrived at `rx` again, past its first `before`
+/// requests, within `within`.
+async fn all_sent_again(
+    rx: &Receiver,
+    before: usize,
+    accepted: &HashSet<String>,
+    within: Duration,
+) {
+    let deadline = Instant::now() + within;
     loop {
         let again = message_ids(&rx.got()[before..]);
-        if again == accepted {
-            break;
+        if again == *accepted {
+            return;
         }
         assert!(
             Instant::now() < deadline,
-            "{} of 10 sent again after the restart",
-            again.len()
+            "{} of {} sent again within {within:?}",
+            again.len(),
+            accepted.len()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// After a SIGKILL, the deliveries the dead server had in flight are sent again as soon as it
+/// is back on SQLite, not when their leases run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_in_flight_at_a_sigkill_are_sent_again_at_restart_on_sqlite() {
+    let (_db, url) = fresh_database(Backend::Sqlite).await;
+    let rx = Receiver::start().await;
+    let client = reqwest::Client::new();
+    let server = Server::start_with(url.as_str(), LONG_LEASES).await;
+    let accepted = ten_held(&client, &server, &rx).await;
+    server.kill9();
+    rx.release();
+
+    let before = rx.got().len();
+    let server = Server::start_with(url.as_str(), LONG_LEASES).await;
+    all_sent_again(&rx, before, &accepted, Duration::from_secs(20)).await;
     drop(server);
+}
+
+/// On PostgreSQL, when one of two servers dies with deliveries in flight, the other sends them
+/// within seconds of the dead one falling silent, not when their leases run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_a_dead_server_held_are_taken_over_by_another_on_postgres() {
+    let (_db, url) = fresh_database(Backend::Postgres).await;
+    let rx = Receiver::start().await;
+    let client = reqwest::Client::new();
+    let one = Server::start_with(url.as_str(), LONG_LEASES).await;
+    let two = Server::start_with(url.as_str(), LONG_LEASES).await;
+    let accepted = ten_held(&client, &one, &rx).await;
+    let before = rx.got().len();
+    one.kill9();
+    rx.release();
+
+    // Silent for ten polls (one second here), then taken over at the next poll.
+    all_sent_again(&rx, before, &accepted, Duration::from_secs(20)).await;
+    drop(two);
 }
