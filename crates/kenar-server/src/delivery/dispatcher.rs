@@ -79,7 +79,7 @@ impl Dispatcher {
                         );
                         released = true;
                     }
-                    Err(e) => tracing::error!(error = %e, "releasing expired leases failed"),
+                    Err(e) => tracing::error!(error = %e, "beating and releasing leases failed"),
                 }
             }
             let scan = woken || released || scanned_at.is_none_or(|at| at.elapsed() >= poll);
