@@ -343,21 +343,35 @@ async fn set_post_owners(
 ) -> StoreResult<bool> {
     let mut changed = false;
     for chunk in owners.chunks(CHUNK) {
-        let sql = format!(
-            "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES {} {UPSERT_OWNER}",
-            Params::new(dialect).rows(chunk.len(), 4)
-        );
-        let mut q = sqlx::query(&sql);
-        for (token, owner) in chunk {
-            q = q.bind(*token).bind(*owner).bind(now).bind(now);
-        }
-        changed |= q.execute(&mut *conn).await?.rows_affected() > 0;
+        let sql = upsert_owners(&mut Params::new(dialect), chunk.len());
+        changed |= bind_owners(sqlx::query(&sql), chunk, now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            > 0;
     }
     Ok(changed)
 }
 
 const UPSERT_OWNER: &str = "ON CONFLICT (token) DO UPDATE SET owner_id = excluded.owner_id, \
      updated_at = excluded.updated_at WHERE posts.owner_id <> excluded.owner_id";
+
+/// The statement that records `n` posts' owners, its parameters taken from `p`; a post whose
+/// owner is already the one given is left as it is.
+fn upsert_owners(p: &mut Params, n: usize) -> String {
+    format!(
+        "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES {} {UPSERT_OWNER}",
+        p.rows(n, 4)
+    )
+}
+
+/// Binds [`upsert_owners`]'s rows: token, owner and the two times.
+fn bind_owners<'q>(mut q: AnyQuery<'q>, owners: &'q [(&str, &str)], now: i64) -> AnyQuery<'q> {
+    for (token, owner) in owners {
+        q = q.bind(*token).bind(*owner).bind(now).bind(now);
+    }
+    q
+}
 
 /// Inserts events (type, payload); returns their ids in the same order.
 async fn insert_events(
@@ -430,15 +444,8 @@ fn bind_delivery<'q>(q: AnyQuery<'q>, d: &'q NewDelivery<'_>, now: i64) -> AnyQu
 /// The whole write as one PostgreSQL statement, which commits on its own: the posts' owners,
 /// the events, and the deliveries, which find their event's id by its rank among the new
 /// events' ids.
-async fn write_in_one_statement(
-    conn: &mut AnyConnection,
-    Batch {
-        owners,
-        events,
-        deliveries,
-        now,
-    }: Batch<'_>,
-) -> StoreResult<Written> {
+async fn write_in_one_statement(conn: &mut AnyConnection, b: Batch<'_>) -> StoreResult<Written> {
+    let (owners, events, deliveries, now) = (b.owners, b.events, b.deliveries, b.now);
     let mut p = Params::new(Dialect::Postgres);
     let at = p.next();
     let mut sql = String::from("WITH ");
@@ -519,24 +526,14 @@ async fn write_in_one_statement(
 /// connection's thread: one hop there and back instead of one per statement. Each delivery's
 /// event id is the events' last id less the events after its own: the ids of one INSERT are
 /// consecutive (see [`inserted_ids`]), and nothing else writes in the transaction.
-async fn write_in_one_hop(
-    conn: &mut AnyConnection,
-    Batch {
-        owners,
-        events,
-        deliveries,
-        now,
-    }: Batch<'_>,
-) -> StoreResult<Written> {
+async fn write_in_one_hop(conn: &mut AnyConnection, b: Batch<'_>) -> StoreResult<Written> {
+    let (owners, events, deliveries, now) = (b.owners, b.events, b.deliveries, b.now);
     // After each INSERT, what it wrote: `k` says which table, `id` is the last rowid and `n`
     // the rows changed.
     let mut p = Params::new(Dialect::Sqlite);
     let mut statements = Vec::new();
     if !owners.is_empty() {
-        statements.push(format!(
-            "INSERT INTO posts (token, owner_id, created_at, updated_at) VALUES {} {UPSERT_OWNER}",
-            p.rows(owners.len(), 4)
-        ));
+        statements.push(upsert_owners(&mut p, owners.len()));
         statements.push("SELECT 2 AS k, changes() AS id, changes() AS n".to_owned());
     }
     if !events.is_empty() {
@@ -563,10 +560,7 @@ async fn write_in_one_hop(
     }
 
     let sql = joined(Dialect::Sqlite, &statements);
-    let mut q = sqlx::query(&sql);
-    for (token, owner) in owners {
-        q = q.bind(*token).bind(*owner).bind(now).bind(now);
-    }
+    let mut q = bind_owners(sqlx::query(&sql), owners, now);
     for (kind, payload) in events {
         q = q.bind(*kind).bind(*payload).bind(now);
     }
@@ -589,12 +583,18 @@ async fn write_in_one_hop(
                 continue;
             }
         };
-        if n < 0 || id < n {
-            return Err(StoreError::Corrupt("ids of inserted rows".into()));
-        }
-        ids.extend(id - n + 1..=id);
+        ids.extend(ids_ending_at(id, n)?);
     }
     Ok(w)
+}
+
+/// The ids of the `n` rows a SQLite INSERT wrote, the last being `last` (see
+/// [`inserted_ids`]).
+fn ids_ending_at(last: i64, n: i64) -> StoreResult<std::ops::RangeInclusive<i64>> {
+    if n < 0 || last < n {
+        return Err(StoreError::Corrupt("ids of inserted rows".into()));
+    }
+    Ok(last - n + 1..=last)
 }
 
 /// What a multi-row INSERT appends to learn its rows' ids: nothing on SQLite (see
@@ -627,10 +627,10 @@ async fn inserted_ids<'q>(
                 .await?
                 .try_get("id")?;
             let n = i64::try_from(n).map_err(|_| StoreError::Corrupt("row count".into()))?;
-            if done.rows_affected() != n as u64 || last < n {
+            if done.rows_affected() != n as u64 {
                 return Err(StoreError::Corrupt("ids of inserted rows".into()));
             }
-            Ok((last - n + 1..=last).collect())
+            Ok(ids_ending_at(last, n)?.collect())
         }
         Dialect::Postgres => {
             let mut ids: Vec<i64> = q
