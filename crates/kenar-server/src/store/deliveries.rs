@@ -87,8 +87,12 @@ pub struct DeliveryFilter {
     pub limit: i64,
 }
 
-const DELIVERY_COLUMNS: &str = "d.id, d.event_id, a.slug, d.event_type, d.status, d.attempts, \
-    d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at, d.body";
+const DELIVERY_COLUMNS: &str = "d.id, d.event_id, a.slug, d.event_type, s.status, s.attempts, \
+    s.next_attempt_at, s.last_status, s.last_error, d.created_at, s.updated_at, d.body";
+
+/// Deliveries (`d`) with their state (`s`) and app (`a`).
+const DELIVERIES_WITH_STATE: &str =
+    "deliveries d JOIN delivery_state s ON s.id = d.id JOIN apps a ON a.id = d.app_id";
 
 fn delivery_from_row(r: &AnyRow) -> StoreResult<DeliveryRecord> {
     Ok(DeliveryRecord {
@@ -184,7 +188,7 @@ const FORGET_WORKERS_AFTER_MS: i64 = 24 * 3600 * 1000;
 /// Lets go of pending deliveries whose lease, or whose owner's time alive, ended before `now`.
 async fn release_leases(conn: &mut sqlx::AnyConnection, now: i64) -> StoreResult<u64> {
     let done = sqlx::query(
-        "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL \
+        "UPDATE delivery_state SET lease_until = NULL, lease_owner = NULL \
          WHERE lease_until IS NOT NULL AND status = 'PENDING' AND (lease_until < $1 \
          OR lease_owner IN (SELECT owner FROM workers WHERE alive_until < $2))",
     )
@@ -243,7 +247,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT a.id FROM apps a WHERE a.webhook_url IS NOT NULL \
              AND a.webhook_disabled_at IS NULL AND EXISTS (\
-               SELECT 1 FROM deliveries d WHERE d.app_id = a.id AND d.status = 'PENDING' \
+               SELECT 1 FROM delivery_state d WHERE d.app_id = a.id AND d.status = 'PENDING' \
                AND d.lease_until IS NULL AND d.next_attempt_at <= $1)",
         )
         .bind(now)
@@ -283,7 +287,7 @@ impl Store {
                         .map(|i| {
                             let (live, app, at, n) = (p.next(), p.next(), p.next(), p.next());
                             format!(
-                                "SELECT id FROM (SELECT d.id FROM deliveries d \
+                                "SELECT id FROM (SELECT d.id FROM delivery_state d \
                                  WHERE EXISTS (SELECT 1 FROM apps e WHERE e.id = {live} \
                                  AND e.webhook_url IS NOT NULL AND e.webhook_disabled_at IS NULL) \
                                  AND d.app_id = {app} AND d.status = 'PENDING' \
@@ -301,12 +305,30 @@ impl Store {
                     // (PostgreSQL locked them; SQLite runs one statement at a time), and with
                     // the due index's conditions repeated here PostgreSQL chose to walk that
                     // whole index against the picks (1,161 deliveries/s in the benchmark).
-                    let sql = format!(
-                        "WITH picked (pick_id) AS MATERIALIZED ({arms}) \
-                         UPDATE deliveries SET lease_until = {until}, lease_owner = {owner_p} \
-                         FROM picked WHERE deliveries.id = picked.pick_id \
-                         RETURNING id, app_id, event_type, body, attempts, schedule_step"
+                    // What a delivery is comes from deliveries: PostgreSQL joins the updated
+                    // states with it; SQLite cannot update in a WITH, and looks each one up by
+                    // its id from RETURNING.
+                    let update = format!(
+                        "UPDATE delivery_state SET lease_until = {until}, lease_owner = {owner_p} \
+                         FROM picked WHERE delivery_state.id = picked.pick_id"
                     );
+                    let sql = match dialect {
+                        Dialect::Postgres => format!(
+                            "WITH picked (pick_id) AS MATERIALIZED ({arms}), \
+                             s AS ({update} RETURNING id, app_id, attempts, schedule_step) \
+                             SELECT s.id, s.app_id, d.event_type, d.body, s.attempts, \
+                             s.schedule_step FROM s JOIN deliveries d ON d.id = s.id"
+                        ),
+                        Dialect::Sqlite => format!(
+                            "WITH picked (pick_id) AS MATERIALIZED ({arms}) {update} \
+                             RETURNING id, app_id, \
+                             (SELECT d.event_type FROM deliveries d \
+                              WHERE d.id = delivery_state.id) AS event_type, \
+                             (SELECT d.body FROM deliveries d \
+                              WHERE d.id = delivery_state.id) AS body, \
+                             attempts, schedule_step"
+                        ),
+                    };
                     let mut q = sqlx::query(&sql);
                     for (app_id, n) in chunk {
                         q = q.bind(*app_id).bind(*app_id).bind(now).bind(*n);
@@ -388,7 +410,7 @@ impl Store {
                     )];
                     for (_, ids) in &shared {
                         statements.push(format!(
-                            "UPDATE deliveries SET status = {}, attempts = attempts + 1, \
+                            "UPDATE delivery_state SET status = {}, attempts = attempts + 1, \
                              schedule_step = schedule_step + {}, next_attempt_at = {}, \
                              lease_until = NULL, lease_owner = NULL, last_status = {}, \
                              last_error = {}, updated_at = {} \
@@ -408,11 +430,12 @@ impl Store {
                         statements.push(format!(
                             "WITH v (id, status, step, next_at, last_status, last_error) AS \
                              (VALUES {values}) \
-                             UPDATE deliveries SET status = v.status, attempts = attempts + 1, \
+                             UPDATE delivery_state SET status = v.status, attempts = attempts + 1, \
                              schedule_step = schedule_step + v.step, next_attempt_at = v.next_at, \
                              lease_until = NULL, lease_owner = NULL, last_status = v.last_status, \
                              last_error = v.last_error, updated_at = {at} \
-                             FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = {owner_p}"
+                             FROM v WHERE delivery_state.id = v.id \
+                             AND delivery_state.lease_owner = {owner_p}"
                         ));
                     }
                     let sql = joined(dialect, &statements);
@@ -511,9 +534,7 @@ impl Store {
 
     /// The delivery log, newest first.
     pub async fn list_deliveries(&self, f: &DeliveryFilter) -> StoreResult<Vec<DeliveryRecord>> {
-        let mut sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN apps a ON a.id = d.app_id WHERE 1 = 1"
-        );
+        let mut sql = format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERIES_WITH_STATE} WHERE 1 = 1");
         let mut n = 0;
         let mut next = || {
             n += 1;
@@ -523,7 +544,7 @@ impl Store {
             sql += &format!(" AND d.app_id = ${}", next());
         }
         if f.status.is_some() {
-            sql += &format!(" AND d.status = ${}", next());
+            sql += &format!(" AND s.status = ${}", next());
         }
         if f.event_type.is_some() {
             sql += &format!(" AND d.event_type = ${}", next());
@@ -556,10 +577,7 @@ impl Store {
     }
 
     pub async fn delivery(&self, id: i64) -> StoreResult<Option<DeliveryRecord>> {
-        let sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN apps a ON a.id = d.app_id \
-             WHERE d.id = $1"
-        );
+        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERIES_WITH_STATE} WHERE d.id = $1");
         let row = sqlx::query(&sql)
             .bind(id)
             .fetch_optional(&self.read)
@@ -592,8 +610,8 @@ impl Store {
     /// right now.
     pub async fn redeliver(&self, id: i64, now: i64) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE deliveries SET status = 'PENDING', schedule_step = 0, next_attempt_at = $2, \
-             lease_until = NULL, lease_owner = NULL, updated_at = $2 \
+            "UPDATE delivery_state SET status = 'PENDING', schedule_step = 0, \
+             next_attempt_at = $2, lease_until = NULL, lease_owner = NULL, updated_at = $2 \
              WHERE id = $1 AND (lease_until IS NULL OR lease_until < $2)",
         )
         .bind(id)
@@ -607,8 +625,9 @@ impl Store {
     /// many.
     pub async fn redeliver_failed(&self, app_id: i64, since: i64, now: i64) -> StoreResult<u64> {
         let done = sqlx::query(
-            "UPDATE deliveries SET status = 'PENDING', schedule_step = 0, next_attempt_at = $3, \
-             updated_at = $3 WHERE app_id = $1 AND status = 'FAILED' AND created_at >= $2",
+            "UPDATE delivery_state SET status = 'PENDING', schedule_step = 0, \
+             next_attempt_at = $3, updated_at = $3 WHERE app_id = $1 AND status = 'FAILED' \
+             AND id IN (SELECT id FROM deliveries WHERE app_id = $1 AND created_at >= $2)",
         )
         .bind(app_id)
         .bind(since)
@@ -635,7 +654,7 @@ impl Store {
     /// (pending deliveries, disabled endpoints), for the metrics.
     pub async fn queue_gauges(&self) -> StoreResult<(i64, i64)> {
         let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'PENDING') AS pending, \
+            "SELECT (SELECT COUNT(*) FROM delivery_state WHERE status = 'PENDING') AS pending, \
              (SELECT COUNT(*) FROM apps WHERE webhook_disabled_at IS NOT NULL) AS disabled",
         )
         .fetch_one(&self.read)

@@ -137,7 +137,7 @@ impl IngestTx {
                 let one_hop = self.dialect == Dialect::Sqlite
                     && 4 * owners.len() <= MAX_PARAMS
                     && 3 * events.len() <= MAX_PARAMS
-                    && 10 * deliveries.len() <= MAX_PARAMS;
+                    && 7 * deliveries.len() <= MAX_PARAMS;
                 let written = if one_hop {
                     write_in_one_hop(&mut tx, batch).await?
                 } else {
@@ -396,8 +396,15 @@ async fn insert_events(
     Ok(ids)
 }
 
-/// Inserts deliveries due now, of the events whose ids are `event_ids`; returns their ids in
-/// the same order.
+/// A delivery: what it is (event, app, type, body, when) ...
+const INSERT_DELIVERIES: &str =
+    "INSERT INTO deliveries (event_id, app_id, event_type, body, created_at)";
+/// ... and its state: pending, due now, leased if this process sends it itself.
+const INSERT_STATES: &str = "INSERT INTO delivery_state (id, app_id, status, next_attempt_at, \
+    updated_at, lease_owner, lease_until)";
+
+/// Inserts deliveries due now, of the events whose ids are `event_ids`, with their state;
+/// returns their ids in the same order.
 async fn insert_deliveries(
     conn: &mut AnyConnection,
     dialect: Dialect,
@@ -408,9 +415,8 @@ async fn insert_deliveries(
     let mut ids = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(CHUNK) {
         let sql = format!(
-            "INSERT INTO deliveries (event_id, app_id, event_type, body, status, \
-             next_attempt_at, created_at, updated_at, lease_owner, lease_until) VALUES {}{}",
-            Params::new(dialect).rows(chunk.len(), 10),
+            "{INSERT_DELIVERIES} VALUES {}{}",
+            Params::new(dialect).rows(chunk.len(), 5),
             returning_id(dialect)
         );
         let mut q = sqlx::query(&sql);
@@ -420,21 +426,35 @@ async fn insert_deliveries(
                 .ok_or_else(|| StoreError::Internal("a delivery of an event not written"))?;
             q = bind_delivery(q.bind(event_id), d, now);
         }
-        ids.extend(inserted_ids(conn, dialect, q, chunk.len()).await?);
+        let chunk_ids = inserted_ids(conn, dialect, q, chunk.len()).await?;
+        let sql = format!(
+            "{INSERT_STATES} VALUES {}",
+            Params::new(dialect).rows(chunk.len(), 7)
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, d) in chunk_ids.iter().zip(chunk) {
+            q = bind_state(q.bind(*id), d, now);
+        }
+        q.execute(&mut *conn).await?;
+        ids.extend(chunk_ids);
     }
     Ok(ids)
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
-/// Binds a delivery's columns after its event's: app, type, body, status, the three times and
-/// the lease.
+/// Binds a delivery's columns after its event's: app, type, body, creation time.
 fn bind_delivery<'q>(q: AnyQuery<'q>, d: &'q NewDelivery<'_>, now: i64) -> AnyQuery<'q> {
     q.bind(d.app_id)
         .bind(d.event_type)
         .bind(d.body.as_str())
-        .bind("PENDING")
         .bind(now)
+}
+
+/// Binds a delivery's state columns after its id: app, status, due and update times, lease.
+fn bind_state<'q>(q: AnyQuery<'q>, d: &'q NewDelivery<'_>, now: i64) -> AnyQuery<'q> {
+    q.bind(d.app_id)
+        .bind("PENDING")
         .bind(now)
         .bind(now)
         .bind(d.lease.map(|(owner, _)| owner))
@@ -466,14 +486,17 @@ async fn write_in_one_statement(conn: &mut AnyConnection, b: Batch<'_>) -> Store
         p.rows(events.len(), 3)
     ));
     if !deliveries.is_empty() {
+        // Each state finds its delivery's id by rank too: the deliveries' ids follow `n`.
         sql.push_str(&format!(
-            "d AS (INSERT INTO deliveries (event_id, app_id, event_type, body, status, \
-             next_attempt_at, created_at, updated_at, lease_owner, lease_until) \
-             SELECT r.id, v.app_id, v.event_type, v.body, 'PENDING', {at}, {at}, {at}, \
-             v.lease_owner, v.lease_until \
-             FROM (VALUES {}) AS v (n, event, app_id, event_type, body, lease_owner, lease_until) \
+            "v (n, event, app_id, event_type, body, lease_owner, lease_until) AS (VALUES {}), \
+             d AS ({INSERT_DELIVERIES} \
+             SELECT r.id, v.app_id, v.event_type, v.body, {at} FROM v \
              JOIN (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM e) AS r \
-             ON r.rank = v.event ORDER BY v.n RETURNING id), ",
+             ON r.rank = v.event ORDER BY v.n RETURNING id), \
+             s AS ({INSERT_STATES} \
+             SELECT i.id, v.app_id, 'PENDING', {at}, {at}, v.lease_owner, v.lease_until FROM v \
+             JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM d) AS i \
+             ON i.n = v.n), ",
             p.rows(deliveries.len(), 7)
         ));
     }
@@ -547,13 +570,18 @@ async fn write_in_one_hop(conn: &mut AnyConnection, b: Batch<'_>) -> StoreResult
         // The VALUES rows are scanned in order, so ids follow it as in a plain multi-row
         // INSERT; the events' last id is read once.
         statements.push(format!(
-            "INSERT INTO deliveries (event_id, app_id, event_type, body, status, \
-             next_attempt_at, created_at, updated_at, lease_owner, lease_until) \
-             SELECT (SELECT max(id) FROM events) - column1, column2, column3, column4, \
-             column5, column6, column7, column8, column9, column10 FROM (VALUES {})",
-            p.rows(deliveries.len(), 10)
+            "{INSERT_DELIVERIES} SELECT (SELECT max(id) FROM events) - column1, column2, \
+             column3, column4, column5 FROM (VALUES {})",
+            p.rows(deliveries.len(), 5)
         ));
         statements.push("SELECT 1 AS k, last_insert_rowid() AS id, changes() AS n".to_owned());
+        // The states find their delivery's id the same way: the deliveries' last id less the
+        // deliveries after their own.
+        statements.push(format!(
+            "{INSERT_STATES} SELECT (SELECT max(id) FROM deliveries) - column1, column2, \
+             column3, column4, column5, column6, column7 FROM (VALUES {})",
+            p.rows(deliveries.len(), 7)
+        ));
     }
     if statements.is_empty() {
         return Ok(Written::default());
@@ -571,6 +599,11 @@ async fn write_in_one_hop(conn: &mut AnyConnection, b: Batch<'_>) -> StoreResult
             .and_then(|n| i64::try_from(n).ok())
             .ok_or(StoreError::Internal("a delivery of an event not written"))?;
         q = bind_delivery(q.bind(after), d, now);
+    }
+    for (after, d) in (0..deliveries.len()).rev().zip(deliveries) {
+        let after =
+            i64::try_from(after).map_err(|_| StoreError::Internal("too many deliveries"))?;
+        q = bind_state(q.bind(after), d, now);
     }
     let mut w = Written::default();
     for r in q.fetch_all(&mut *conn).await? {

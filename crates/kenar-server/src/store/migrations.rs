@@ -67,6 +67,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0009_workers.sql"),
         include_str!("../../migrations/postgres/0009_workers.sql"),
     ),
+    (
+        10,
+        "delivery_state",
+        include_str!("../../migrations/sqlite/0010_delivery_state.sql"),
+        include_str!("../../migrations/postgres/0010_delivery_state.sql"),
+    ),
 ];
 
 /// The migrations of one dialect, up to and including version `upto`.
@@ -135,7 +141,8 @@ mod tests {
     }
 
     /// Migration 8 rebuilds the SQLite tables of deliveries and attempts without their foreign
-    /// keys: what an existing database holds must come through whole, with its indexes.
+    /// keys, and migration 10 moves a delivery's state to a table of its own: what an existing
+    /// database holds must come through whole, with its indexes.
     #[tokio::test]
     async fn rebuilding_the_delivery_tables_keeps_their_rows_and_indexes() {
         sqlx::any::install_default_drivers();
@@ -172,10 +179,11 @@ mod tests {
         run(&pool, Dialect::Sqlite).await.expect("to the newest");
 
         let delivery = sqlx::query(
-            "SELECT id || ',' || event_id || ',' || app_id || ',' || event_type || ',' || body \
-             || ',' || status || ',' || attempts || ',' || schedule_step || ',' || \
+            "SELECT d.id || ',' || event_id || ',' || d.app_id || ',' || event_type || ',' || \
+             body || ',' || status || ',' || attempts || ',' || schedule_step || ',' || \
              next_attempt_at || ',' || lease_until || ',' || lease_owner || ',' || last_status \
-             || ',' || last_error || ',' || created_at || ',' || updated_at FROM deliveries",
+             || ',' || last_error || ',' || created_at || ',' || updated_at || ',' || s.app_id \
+             FROM deliveries d JOIN delivery_state s ON s.id = d.id",
         )
         .fetch_all(&pool)
         .await
@@ -183,7 +191,7 @@ mod tests {
         assert_eq!(delivery.len(), 1);
         assert_eq!(
             delivery[0].try_get::<String, _>(0).expect("row"),
-            "7,5,1,T,body,PENDING,2,1,90,80,w,500,e,10,20"
+            "7,5,1,T,body,PENDING,2,1,90,80,w,500,e,10,20,1"
         );
         assert_eq!(
             strings(
@@ -199,14 +207,15 @@ mod tests {
             strings(
                 &pool,
                 "SELECT name FROM sqlite_master WHERE type = 'index' \
-                 AND tbl_name IN ('deliveries', 'delivery_attempts') ORDER BY name"
+                 AND tbl_name IN ('deliveries', 'delivery_attempts', 'delivery_state') \
+                 ORDER BY name"
             )
             .await,
             [
                 "deliveries_app",
-                "deliveries_app_due",
-                "deliveries_leased",
                 "delivery_attempts_delivery",
+                "delivery_state_due",
+                "delivery_state_leased",
                 "sqlite_autoindex_deliveries_1",
             ]
         );

@@ -306,7 +306,7 @@ async fn a_claim_leases_only_what_the_engine_has_room_for(backend: Backend) {
     rx.wait_for(2, WAIT).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let leased = app
-        .count_rows("SELECT COUNT(*) FROM deliveries WHERE lease_owner IS NOT NULL")
+        .count_rows("SELECT COUNT(*) FROM delivery_state WHERE lease_owner IS NOT NULL")
         .await;
     assert!(
         (1..=room as i64).contains(&leased),
