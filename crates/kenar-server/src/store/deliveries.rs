@@ -243,12 +243,18 @@ impl Store {
 
     /// Apps with deliveries due and not leased, whose endpoint is set and enabled: one index
     /// probe per app, however long the backlog.
+    ///
+    /// The probe is a scalar subquery with LIMIT 1, which PostgreSQL runs once per app with
+    /// the app's id in the index condition. Written as EXISTS, it became a semi join whose
+    /// plan hung on statistics that trail a table growing this fast: while they said the table
+    /// was nearly empty, every app's probe walked the whole due index and filtered on the app
+    /// (measured with 100 apps and 12,000 due deliveries: 469 ms a scan, against 0.9 ms).
     pub async fn apps_with_due_work(&self, now: i64) -> StoreResult<Vec<i64>> {
         let rows = sqlx::query(
             "SELECT a.id FROM apps a WHERE a.webhook_url IS NOT NULL \
-             AND a.webhook_disabled_at IS NULL AND EXISTS (\
+             AND a.webhook_disabled_at IS NULL AND (\
                SELECT 1 FROM delivery_state d WHERE d.app_id = a.id AND d.status = 'PENDING' \
-               AND d.lease_until IS NULL AND d.next_attempt_at <= $1)",
+               AND d.lease_until IS NULL AND d.next_attempt_at <= $1 LIMIT 1) IS NOT NULL",
         )
         .bind(now)
         .fetch_all(&self.read)
