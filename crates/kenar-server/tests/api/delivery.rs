@@ -312,6 +312,16 @@ async fn a_claim_leases_only_what_the_engine_has_room_for(backend: Backend) {
         (1..=room as i64).contains(&leased),
         "{leased} deliveries leased, room for {room}"
     );
+    // Every delivery, handed over or queued in the store, has its state row, of its own app.
+    let paired = app
+        .count_rows(
+            "SELECT COUNT(*) FROM deliveries d JOIN delivery_state s \
+             ON s.id = d.id AND s.app_id = d.app_id",
+        )
+        .await;
+    let deliveries = app.count_rows("SELECT COUNT(*) FROM deliveries").await;
+    let states = app.count_rows("SELECT COUNT(*) FROM delivery_state").await;
+    assert_eq!((deliveries, states, paired), (301, 301, 301));
     rx.release();
     app.stop().await;
 }
