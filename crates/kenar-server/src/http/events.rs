@@ -207,8 +207,7 @@ pub async fn register_subscription(
             token_expires_at: call.token.expires_at,
             now: now_ms(),
         })
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     Ok(Json(RegisterSubscriptionResponse {}))
 }
 

@@ -95,7 +95,7 @@ pub async fn publish(
     _: Platform,
     IngestBody(items): IngestBody,
 ) -> ApiResult<Json<IngestResponse>> {
-    let results = state.ingest.ingest(items).await.map_err(ApiError::from)?;
+    let results = state.ingest.ingest(items).await?;
     let accepted: Vec<&str> = results
         .iter()
         .filter_map(|r| match r {

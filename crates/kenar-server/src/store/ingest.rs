@@ -137,7 +137,7 @@ impl IngestTx {
                 let one_hop = self.dialect == Dialect::Sqlite
                     && 4 * owners.len() <= MAX_PARAMS
                     && 3 * events.len() <= MAX_PARAMS
-                    && 7 * deliveries.len() <= MAX_PARAMS;
+                    && 4 * deliveries.len() + 2 <= MAX_PARAMS;
                 let written = if one_hop {
                     write_in_one_hop(&mut tx, batch).await?
                 } else {
@@ -403,6 +403,30 @@ const INSERT_DELIVERIES: &str =
 const INSERT_STATES: &str = "INSERT INTO delivery_state (id, app_id, status, next_attempt_at, \
     updated_at, lease_owner, lease_until)";
 
+/// Inserts `n` deliveries from a VALUES list of (event, app, type, body) rows (see
+/// [`bind_delivery`]), each event's id being `event` (an expression of `column1`), all created
+/// at the time bound first. The time is one parameter, not one per row.
+fn insert_deliveries_sql(p: &mut Params, event: &str, n: usize) -> String {
+    let at = p.next();
+    format!(
+        "{INSERT_DELIVERIES} SELECT {event}, column2, column3, column4, {at} \
+         FROM (VALUES {}) AS v",
+        p.rows(n, 4)
+    )
+}
+
+/// Inserts the states of `n` deliveries, pending and due at the time bound first (twice), from
+/// a VALUES list of (delivery, app, lease owner, lease end) rows (see [`bind_state`]), each
+/// delivery's id being `id` (an expression of `column1`).
+fn insert_states_sql(p: &mut Params, id: &str, n: usize) -> String {
+    let (due, updated) = (p.next(), p.next());
+    format!(
+        "{INSERT_STATES} SELECT {id}, column2, 'PENDING', {due}, {updated}, column3, column4 \
+         FROM (VALUES {}) AS v",
+        p.rows(n, 4)
+    )
+}
+
 /// Inserts deliveries due now, of the events whose ids are `event_ids`, with their state;
 /// returns their ids in the same order.
 async fn insert_deliveries(
@@ -414,26 +438,20 @@ async fn insert_deliveries(
 ) -> StoreResult<Vec<i64>> {
     let mut ids = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(CHUNK) {
-        let sql = format!(
-            "{INSERT_DELIVERIES} VALUES {}{}",
-            Params::new(dialect).rows(chunk.len(), 5),
-            returning_id(dialect)
-        );
-        let mut q = sqlx::query(&sql);
+        let sql = insert_deliveries_sql(&mut Params::new(dialect), "column1", chunk.len())
+            + returning_id(dialect);
+        let mut q = sqlx::query(&sql).bind(now);
         for d in chunk {
             let event_id = *event_ids
                 .get(d.event)
                 .ok_or_else(|| StoreError::Internal("a delivery of an event not written"))?;
-            q = bind_delivery(q.bind(event_id), d, now);
+            q = bind_delivery(q.bind(event_id), d);
         }
         let chunk_ids = inserted_ids(conn, dialect, q, chunk.len()).await?;
-        let sql = format!(
-            "{INSERT_STATES} VALUES {}",
-            Params::new(dialect).rows(chunk.len(), 7)
-        );
-        let mut q = sqlx::query(&sql);
+        let sql = insert_states_sql(&mut Params::new(dialect), "column1", chunk.len());
+        let mut q = sqlx::query(&sql).bind(now).bind(now);
         for (id, d) in chunk_ids.iter().zip(chunk) {
-            q = bind_state(q.bind(*id), d, now);
+            q = bind_state(q.bind(*id), d);
         }
         q.execute(&mut *conn).await?;
         ids.extend(chunk_ids);
@@ -443,20 +461,14 @@ async fn insert_deliveries(
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
-/// Binds a delivery's columns after its event's: app, type, body, creation time.
-fn bind_delivery<'q>(q: AnyQuery<'q>, d: &'q NewDelivery<'_>, now: i64) -> AnyQuery<'q> {
-    q.bind(d.app_id)
-        .bind(d.event_type)
-        .bind(d.body.as_str())
-        .bind(now)
+/// Binds a delivery's row after its event's: app, type, body.
+fn bind_delivery<'q>(q: AnyQuery<'q>, d: &'q NewDelivery<'_>) -> AnyQuery<'q> {
+    q.bind(d.app_id).bind(d.event_type).bind(d.body.as_str())
 }
 
-/// Binds a delivery's state columns after its id: app, status, due and update times, lease.
-fn bind_state<'q>(q: AnyQuery<'q>, d: &'q NewDelivery<'_>, now: i64) -> AnyQuery<'q> {
+/// Binds a delivery's state row after its id: app, lease owner, lease end.
+fn bind_state<'q>(q: AnyQuery<'q>, d: &'q NewDelivery<'_>) -> AnyQuery<'q> {
     q.bind(d.app_id)
-        .bind("PENDING")
-        .bind(now)
-        .bind(now)
         .bind(d.lease.map(|(owner, _)| owner))
         .bind(d.lease.map(|(_, until)| until))
 }
@@ -569,18 +581,18 @@ async fn write_in_one_hop(conn: &mut AnyConnection, b: Batch<'_>) -> StoreResult
     if !deliveries.is_empty() {
         // The VALUES rows are scanned in order, so ids follow it as in a plain multi-row
         // INSERT; the events' last id is read once.
-        statements.push(format!(
-            "{INSERT_DELIVERIES} SELECT (SELECT max(id) FROM events) - column1, column2, \
-             column3, column4, column5 FROM (VALUES {})",
-            p.rows(deliveries.len(), 5)
+        statements.push(insert_deliveries_sql(
+            &mut p,
+            "(SELECT max(id) FROM events) - column1",
+            deliveries.len(),
         ));
         statements.push("SELECT 1 AS k, last_insert_rowid() AS id, changes() AS n".to_owned());
         // The states find their delivery's id the same way: the deliveries' last id less the
         // deliveries after their own.
-        statements.push(format!(
-            "{INSERT_STATES} SELECT (SELECT max(id) FROM deliveries) - column1, column2, \
-             column3, column4, column5, column6, column7 FROM (VALUES {})",
-            p.rows(deliveries.len(), 7)
+        statements.push(insert_states_sql(
+            &mut p,
+            "(SELECT max(id) FROM deliveries) - column1",
+            deliveries.len(),
         ));
     }
     if statements.is_empty() {
@@ -592,18 +604,22 @@ async fn write_in_one_hop(conn: &mut AnyConnection, b: Batch<'_>) -> StoreResult
     for (kind, payload) in events {
         q = q.bind(*kind).bind(*payload).bind(now);
     }
-    let last = events.len();
-    for d in deliveries {
-        let after = last
-            .checked_sub(d.event + 1)
-            .and_then(|n| i64::try_from(n).ok())
-            .ok_or(StoreError::Internal("a delivery of an event not written"))?;
-        q = bind_delivery(q.bind(after), d, now);
-    }
-    for (after, d) in (0..deliveries.len()).rev().zip(deliveries) {
-        let after =
-            i64::try_from(after).map_err(|_| StoreError::Internal("too many deliveries"))?;
-        q = bind_state(q.bind(after), d, now);
+    if !deliveries.is_empty() {
+        q = q.bind(now);
+        let last = events.len();
+        for d in deliveries {
+            let after = last
+                .checked_sub(d.event + 1)
+                .and_then(|n| i64::try_from(n).ok())
+                .ok_or(StoreError::Internal("a delivery of an event not written"))?;
+            q = bind_delivery(q.bind(after), d);
+        }
+        q = q.bind(now).bind(now);
+        for (after, d) in (0..deliveries.len()).rev().zip(deliveries) {
+            let after =
+                i64::try_from(after).map_err(|_| StoreError::Internal("too many deliveries"))?;
+            q = bind_state(q.bind(after), d);
+        }
     }
     let mut w = Written::default();
     for r in q.fetch_all(&mut *conn).await? {
