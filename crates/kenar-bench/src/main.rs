@@ -111,9 +111,16 @@ pub struct Args {
     #[arg(long, value_parser = humantime::parse_duration)]
     pub register_duration: Option<Duration>,
 
-    /// Connections of the raw and register scenarios.
+    /// Connections of the raw scenario.
     #[arg(long, default_value_t = 16)]
     pub connections: usize,
+
+    /// Keep-alive connections of the register scenario, one run each, for the registrations
+    /// and the trivial handler alike (comma-separated). The target is judged on each side's
+    /// best run: a durable registration is answered only after its commit is on disk, so a
+    /// few connections measure the sync's round trip rather than how many the server takes.
+    #[arg(long, value_delimiter = ',', default_values_t = [16, 64, 256])]
+    pub register_connections: Vec<usize>,
 
     /// Declare the missing deliveries lost when none has arrived for this long.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
