@@ -1,6 +1,6 @@
 //! register: subscription registrations per second through the public API (API key + access
 //! token, keep-alive), beside a trivial axum handler answering the same requests in the same
-//! run.
+//! run, each at several concurrency levels.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -93,8 +93,6 @@ pub async fn run(bench: &mut Bench, database: &str) -> Result<()> {
             done,
             per_second: rate(done, elapsed),
             cpu: cpu.finish(),
-            baseline: 0.0,
-            baseline_done: 0,
         });
     }
     check_one_subscription_per_user(&server, users).await?;
@@ -102,10 +100,12 @@ pub async fn run(bench: &mut Bench, database: &str) -> Result<()> {
     drop(db);
 
     let trivial = Trivial::start().await?;
-    for run in &mut runs {
+    // (requests answered, per second) at each level.
+    let mut baselines = Vec::with_capacity(runs.len());
+    for run in &runs {
         keep_calling(trivial.addr, &shot, run.connections, warmup).await?;
         let (done, elapsed) = keep_calling(trivial.addr, &shot, run.connections, duration).await?;
-        (run.baseline, run.baseline_done) = (rate(done, elapsed), done);
+        baselines.push((done, rate(done, elapsed)));
     }
     drop(trivial);
 
@@ -115,12 +115,12 @@ pub async fn run(bench: &mut Bench, database: &str) -> Result<()> {
         "postgres"
     };
     let sync_us = sync.as_secs_f64() * 1e6;
-    for run in &runs {
+    for (run, &(baseline_done, baseline)) in runs.iter().zip(&baselines) {
         let name = format!("register/{}", run.connections);
         let mut r = bench.report.scope(&name, kind);
         r.info("registrations/s", run.per_second, "req/s");
-        r.info("trivial axum baseline", run.baseline, "req/s");
-        r.info("ratio to baseline", run.per_second / run.baseline, "");
+        r.info("trivial axum baseline", baseline, "req/s");
+        r.info("ratio to baseline", run.per_second / baseline, "");
         r.info("server CPU", run.cpu.server, "% of core");
         r.info(
             "ceiling at one sync a round",
@@ -130,12 +130,12 @@ pub async fn run(bench: &mut Bench, database: &str) -> Result<()> {
         r.detail(json!({
             "disk_sync_median_us": sync_us,
             "seconds": duration.as_secs_f64(), "connections": run.connections, "users": users,
-            "registrations": run.done, "baseline_requests": run.baseline_done,
+            "registrations": run.done, "baseline_requests": baseline_done,
             "server_cpu_percent": run.cpu.server, "bench_cpu_percent": run.cpu.bench,
         }));
     }
     let best = runs.iter().map(|r| r.per_second).fold(0.0, f64::max);
-    let best_baseline = runs.iter().map(|r| r.baseline).fold(0.0, f64::max);
+    let best_baseline = baselines.iter().map(|&(_, b)| b).fold(0.0, f64::max);
     let mut r = bench.report.scope("register", kind);
     r.goal(
         "best ratio to baseline",
@@ -158,14 +158,12 @@ async fn keep_calling(
     hammer(addr, Arc::clone(shot), connections, None, Some(duration)).await
 }
 
-/// One concurrency level of the scenario: the registrations, then the trivial handler.
+/// The registrations at one concurrency level.
 struct Run {
     connections: usize,
     done: u64,
     per_second: f64,
     cpu: super::CpuUse,
-    baseline: f64,
-    baseline_done: u64,
 }
 
 /// Re-registering the same tuple replaces it: after thousands of calls each user still has one
