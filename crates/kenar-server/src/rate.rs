@@ -212,14 +212,7 @@ mod tests {
     };
 
     async fn counter() -> (RateCounter, Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let url = dir
-            .path()
-            .join("rate.db")
-            .to_string_lossy()
-            .parse()
-            .expect("database path");
-        let store = Store::open(&url).await.expect("store");
+        let (store, dir) = Store::temporary().await;
         (RateCounter::new(store.clone()), store, dir)
     }
 

@@ -817,4 +817,44 @@ mod tests {
             ]
         );
     }
+
+    /// The workers the store knows, as (owner, alive until).
+    async fn workers(store: &Store) -> Vec<(String, i64)> {
+        sqlx::query("SELECT owner, alive_until FROM workers ORDER BY owner")
+            .fetch_all(&store.read)
+            .await
+            .expect("read workers")
+            .iter()
+            .map(|r| (r.get("owner"), r.get("alive_until")))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_worker_past_its_time_is_forgotten_and_one_that_beats_again_comes_back() {
+        let (store, _dir) = Store::temporary().await;
+        // (who beats, now, alive until) → the workers known after that beat.
+        type Beat = (&'static str, i64, i64);
+        let steps: [(Beat, &[(&str, i64)]); 5] = [
+            (("one", 1_000, 2_000), &[("one", 2_000)]),
+            (("two", 1_000, 9_000), &[("one", 2_000), ("two", 9_000)]),
+            // At 2,000 "one" is not yet past its time.
+            (("two", 2_000, 9_000), &[("one", 2_000), ("two", 9_000)]),
+            // Past it, another worker's beat lets go of its leases and forgets it.
+            (("two", 3_000, 9_000), &[("two", 9_000)]),
+            // It was only late: its next beat writes its row again.
+            (("one", 4_000, 6_000), &[("one", 6_000), ("two", 9_000)]),
+        ];
+        for ((owner, now, alive_until), known) in steps {
+            store
+                .beat_and_release(owner, now, alive_until)
+                .await
+                .expect("beat");
+            let known: Vec<(String, i64)> = known.iter().map(|&(o, t)| (o.into(), t)).collect();
+            assert_eq!(
+                workers(&store).await,
+                known,
+                "after {owner}'s beat at {now}"
+            );
+        }
+    }
 }

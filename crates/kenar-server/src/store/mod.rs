@@ -202,6 +202,20 @@ pub struct Store {
 }
 
 impl Store {
+    /// A store on a fresh SQLite file for a unit test; the file goes with the directory.
+    #[cfg(test)]
+    pub(crate) async fn temporary() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = dir
+            .path()
+            .join("test.db")
+            .to_string_lossy()
+            .parse()
+            .expect("database path");
+        let store = Store::open(&url).await.expect("store");
+        (store, dir)
+    }
+
     /// Connects and applies pending migrations.
     pub async fn open(db: &DatabaseUrl) -> StoreResult<Store> {
         sqlx::any::install_default_drivers();
