@@ -119,8 +119,9 @@ pub struct Args {
     /// and the trivial handler alike (comma-separated). The target is judged on each side's
     /// best run: a durable registration is answered only after its commit is on disk, so a
     /// few connections measure the sync's round trip rather than how many the server takes.
-    #[arg(long, value_delimiter = ',', default_values_t = [16, 64, 256])]
-    pub register_connections: Vec<usize>,
+    #[arg(long, value_delimiter = ',', default_values_t = [16, 64, 256],
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub register_connections: Vec<u16>,
 
     /// Declare the missing deliveries lost when none has arrived for this long.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
@@ -365,5 +366,17 @@ mod tests {
             "postgres://postgres@127.0.0.1/test"
         );
         assert_eq!(redact_password("all"), "all");
+    }
+
+    #[test]
+    fn register_levels_are_counts_above_zero() {
+        let parse = |levels: &str| {
+            Args::try_parse_from(["kenar-bench", "register", "--register-connections", levels])
+                .map(|a| a.register_connections)
+        };
+        assert_eq!(parse("16,64").expect("two levels"), [16, 64]);
+        for bad in ["0", "16,0", "", "x"] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

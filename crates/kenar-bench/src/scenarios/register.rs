@@ -51,12 +51,12 @@ pub async fn run(bench: &mut Bench, database: &str) -> Result<()> {
         Duration::from_secs(10)
     });
     let warmup = duration / 10;
-    let levels = bench.args.register_connections.clone();
-    if levels.is_empty() || levels.contains(&0) {
-        return Err(fail!(
-            "--register-connections needs one or more counts above zero"
-        ));
-    }
+    let levels: Vec<usize> = bench
+        .args
+        .register_connections
+        .iter()
+        .map(|&c| usize::from(c))
+        .collect();
     let users = if bench.smoke() { 4 } else { 16 };
     eprintln!(
         "register on {database}: {duration:?} each, at {levels:?} connections, {users} users"

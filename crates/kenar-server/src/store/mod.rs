@@ -74,6 +74,13 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// The database's files (its directory, the lock beside it) could not be made or opened.
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Database(sqlx::Error::Io(e))
+    }
+}
+
 impl StoreError {
     /// Whether the database could not be reached or dropped the connection (it restarted, an
     /// operator ended the session, the pool had no connection to give): a failure of the
@@ -224,8 +231,7 @@ impl Store {
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
             {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+                std::fs::create_dir_all(dir)?;
             }
         }
         let store = match db.dialect {
@@ -395,12 +401,11 @@ fn hold_alone(path: &str) -> StoreResult<std::fs::File> {
         .create(true)
         .truncate(false)
         .write(true)
-        .open(format!("{path}.lock"))
-        .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        .open(format!("{path}.lock"))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse(path.to_owned())),
-        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Database(sqlx::Error::Io(e))),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
     }
 }
 
