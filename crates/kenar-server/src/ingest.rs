@@ -425,7 +425,7 @@ impl Parsed {
 pub struct IngestQueue(GroupCommit<Vec<Parsed>, Vec<IngestResult>>);
 
 /// Items one group commit takes at most (several calls' batches together).
-const GROUP_MAX_ITEMS: usize = 4 * MAX_BATCH;
+pub(crate) const GROUP_MAX_ITEMS: usize = 4 * MAX_BATCH;
 
 impl IngestQueue {
     /// Starts the writer task; it runs until every queue handle is dropped.
