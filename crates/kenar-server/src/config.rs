@@ -63,7 +63,8 @@ pub struct ServerArgs {
     #[arg(long, env = "KENAR_ENDPOINT_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub endpoint_concurrency: u16,
 
-    /// Webhook requests in flight in this process at most.
+    /// Webhook requests in flight in this process at most; it holds sixteen times as many
+    /// deliveries in memory at most, queued for their endpoints.
     #[arg(long, env = "KENAR_MAX_IN_FLIGHT", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_in_flight: u32,
 
