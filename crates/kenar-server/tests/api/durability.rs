@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use sqlx::Connection;
 
 use crate::helpers::{
-    expect_json, expect_status, fresh_database, postgres_url, Backend, Database, TestApp, ADMIN,
-    PLATFORM,
+    count_rows, expect_json, expect_status, fresh_database, postgres_url, Backend, Database,
+    TestApp, ADMIN, PLATFORM,
 };
 use crate::receiver::{Answer, Received, Receiver};
 use crate::routing::chatbot;
@@ -607,16 +607,9 @@ async fn deliveries_a_dead_server_held_are_taken_over_by_another_on_postgres() {
     // Silent for ten polls (one second here), then taken over at the next poll.
     all_sent_again(&rx, before, &accepted, Duration::from_secs(20)).await;
     // The dead worker is forgotten by the statement after the one that let go of its leases.
-    sqlx::any::install_default_drivers();
-    let mut db = sqlx::AnyConnection::connect(url.as_str())
-        .await
-        .expect("connect");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let workers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workers")
-            .fetch_one(&mut db)
-            .await
-            .expect("count workers");
+        let workers = count_rows(&url, "SELECT COUNT(*) FROM workers").await;
         if workers == 1 {
             break;
         }

@@ -56,6 +56,16 @@ impl Drop for Database {
     }
 }
 
+/// The one number a `SELECT COUNT(*) ...` gives, read straight from the database at `url`.
+pub async fn count_rows(url: &DatabaseUrl, sql: &str) -> i64 {
+    sqlx::any::install_default_drivers();
+    let mut c = sqlx::AnyConnection::connect(url.as_str())
+        .await
+        .expect("connect");
+    let row = sqlx::query(sql).fetch_one(&mut c).await.expect("query");
+    sqlx::Row::try_get(&row, 0).expect("count")
+}
+
 pub async fn fresh_database(backend: Backend) -> (Database, DatabaseUrl) {
     match backend {
         Backend::Sqlite => {
@@ -122,12 +132,7 @@ impl TestApp {
 
     /// The one number a `SELECT COUNT(*) ...` gives, read straight from the database.
     pub async fn count_rows(&self, sql: &str) -> i64 {
-        sqlx::any::install_default_drivers();
-        let mut c = sqlx::AnyConnection::connect(self.url.as_str())
-            .await
-            .expect("connect");
-        let row = sqlx::query(sql).fetch_one(&mut c).await.expect("query");
-        sqlx::Row::try_get(&row, 0).expect("count")
+        count_rows(&self.url, sql).await
     }
 
     async fn start(
