@@ -49,16 +49,15 @@ pub struct Issued {
 #[derive(Debug)]
 pub struct Presented {
     pub lookup: String,
-    hash: [u8; 32],
+    /// SHA-256 of the credential in hex, the form the store keeps: every call checks its
+    /// credentials, so the stored hash is compared as it is rather than decoded each time.
+    hash_hex: [u8; 64],
 }
 
 impl Presented {
     /// Whether `stored_hash` (hex, from the store) is this credential's hash; constant time.
     pub fn matches(&self, stored_hash: &str) -> bool {
-        match decode_hex32(stored_hash) {
-            Some(stored) => bool::from(stored.ct_eq(&self.hash)),
-            None => false,
-        }
+        bool::from(stored_hash.as_bytes().ct_eq(&self.hash_hex))
     }
 }
 
@@ -121,9 +120,11 @@ pub fn parse(kind: Kind, presented: &str) -> Option<Presented> {
     if !lookup.bytes().all(|b| b.is_ascii_hexdigit()) || secret.len() != 43 {
         return None;
     }
+    let mut hash_hex = [0u8; 64];
+    hex_into(&Sha256::digest(presented.as_bytes()), &mut hash_hex);
     Some(Presented {
         lookup: lookup.to_owned(),
-        hash: Sha256::digest(presented.as_bytes()).into(),
+        hash_hex,
     })
 }
 
@@ -141,30 +142,24 @@ pub fn sha256_hex(secret: &str) -> String {
 
 /// Whether `presented` hashes to `stored_hex`; constant time.
 pub fn matches_hash(presented: &str, stored_hex: &str) -> bool {
-    let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-    decode_hex32(stored_hex).is_some_and(|stored| bool::from(stored.ct_eq(&presented)))
+    let mut presented_hex = [0u8; 64];
+    hex_into(&Sha256::digest(presented.as_bytes()), &mut presented_hex);
+    bool::from(stored_hex.as_bytes().ct_eq(&presented_hex))
 }
 
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    let mut out = vec![0u8; bytes.len() * 2];
+    hex_into(bytes, &mut out);
+    out.into_iter().map(char::from).collect()
 }
 
-fn decode_hex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
+/// Lowercase hex of `bytes` into `out`, which holds two bytes for each of them.
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
     }
-    let mut out = [0u8; 32];
-    for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
-        let pair = std::str::from_utf8(chunk).ok()?;
-        out[i] = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -191,6 +186,23 @@ mod tests {
         assert!(parse(Kind::ApiKey, issued.plaintext.expose()).is_none());
         assert!(parse(Kind::AccessToken, "kenar_at_short").is_none());
         assert!(parse(Kind::AccessToken, "").is_none());
+    }
+
+    #[test]
+    fn only_the_exact_stored_hash_matches() {
+        let issued = issue(Kind::ApiKey);
+        let presented = parse(Kind::ApiKey, issued.plaintext.expose()).expect("parses");
+        assert_eq!(issued.hash, sha256_hex(issued.plaintext.expose()));
+        assert!(presented.matches(&issued.hash));
+        assert!(!presented.matches(&issued.hash[..63]));
+        assert!(!presented.matches(&format!("{}0", issued.hash)));
+        assert!(!presented.matches(""));
+    }
+
+    #[test]
+    fn hex_is_lowercase_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
     }
 
     #[test]

@@ -171,7 +171,7 @@ pub async fn register_subscription(
         )));
     }
 
-    if call.app.webhook_url.is_none() {
+    if call.app().webhook_url.is_none() {
         return Err(ApiError::failed_precondition(
             "the app has no webhook URL configured; set one in the panel first",
         ));
@@ -198,8 +198,8 @@ pub async fn register_subscription(
     state
         .subscriptions
         .write(NewSubscription {
-            app_id: call.app.id,
-            user_id: call.token.user_id,
+            app_id: call.app().id,
+            user_id: call.token.user_id.clone(),
             event_type: req.event_type.as_str(),
             resource: req.post.map(|p| p.as_str().to_owned()).unwrap_or_default(),
             metadata,

@@ -1,5 +1,7 @@
 //! Extractors: every rejection becomes the contract's error body.
 
+use std::sync::Arc;
+
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
@@ -121,16 +123,25 @@ impl FromRequestParts<AppState> for Admin {
 
 /// An authenticated call to the public API: the app (by its API key) and the user who granted
 /// it access (by the access token). Authorization (permission, scope) is the handler's.
+///
+/// The records are the read cache's own, shared rather than copied on every call.
 #[derive(Debug)]
 pub struct AppCall {
-    pub app: AppRecord,
-    pub key: ApiKeyRecord,
-    pub token: AccessTokenRecord,
+    key_and_app: Arc<(ApiKeyRecord, AppRecord)>,
+    pub token: Arc<AccessTokenRecord>,
 }
 
 impl AppCall {
+    pub fn app(&self) -> &AppRecord {
+        &self.key_and_app.1
+    }
+
+    pub fn key(&self) -> &ApiKeyRecord {
+        &self.key_and_app.0
+    }
+
     pub fn require_permission(&self, permission: Permission) -> ApiResult<()> {
-        if self.key.permissions.contains(&permission) {
+        if self.key().permissions.contains(&permission) {
             Ok(())
         } else {
             Err(ApiError::permission_denied(format!(
@@ -145,22 +156,23 @@ impl FromRequestParts<AppState> for AppCall {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let now = now_ms();
-        let (key, app) = authenticate_key(&parts.headers, state).await?;
-        rate_limit(state, &app, now).await?;
+        let key_and_app = authenticate_key(&parts.headers, state).await?;
+        let app = &key_and_app.1;
+        rate_limit(state, app, now).await?;
         let token = authenticate_token(&parts.headers, state, now).await?;
         if token.app_id != app.id {
             return Err(ApiError::unauthenticated(
                 "access token was issued to another app",
             ));
         }
-        Ok(AppCall { app, key, token })
+        Ok(AppCall { key_and_app, token })
     }
 }
 
 async fn authenticate_key(
     headers: &HeaderMap,
     state: &AppState,
-) -> ApiResult<(ApiKeyRecord, AppRecord)> {
+) -> ApiResult<Arc<(ApiKeyRecord, AppRecord)>> {
     let raw = headers
         .get("x-api-key")
         .ok_or_else(|| ApiError::unauthenticated("missing API key: send the X-API-Key header"))?;
@@ -170,18 +182,19 @@ async fn authenticate_key(
         .ok()
         .and_then(|v| credentials::parse(Kind::ApiKey, v.trim()))
         .ok_or_else(invalid)?;
-    let (key, app) = state
+    let key_and_app = state
         .store
         .api_key_with_app_cached(&presented.lookup)
         .await?
         .ok_or_else(invalid)?;
+    let key = &key_and_app.0;
     if !presented.matches(&key.secret_hash) {
         return Err(invalid());
     }
     if key.revoked_at.is_some() {
         return Err(ApiError::unauthenticated("API key was revoked"));
     }
-    Ok((key, app))
+    Ok(key_and_app)
 }
 
 /// Counts the call against the app's limits; 429 / code 8 with `Retry-After` and a
@@ -214,7 +227,7 @@ async fn authenticate_token(
     headers: &HeaderMap,
     state: &AppState,
     now: i64,
-) -> ApiResult<AccessTokenRecord> {
+) -> ApiResult<Arc<AccessTokenRecord>> {
     // Older official clients send the token bare in `x-access-token`.
     let raw = match bearer(headers) {
         Some(Ok(token)) => token,
@@ -239,6 +252,7 @@ async fn authenticate_token(
         return introspector
             .authenticate(&state.store, raw, now)
             .await
+            .map(Arc::new)
             .map_err(|e| match e {
                 IntrospectionError::Inactive => {
                     ApiError::unauthenticated("access token is not active")

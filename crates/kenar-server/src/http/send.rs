@@ -291,7 +291,7 @@ pub async fn send_event(
     let post = match &req.target {
         Target::User(id) => {
             let user_id = UserId::parse(user).map_err(ApiError::internal)?;
-            let mine = state.pseudonyms.user_id_for_app(call.app.id, &user_id);
+            let mine = state.pseudonyms.user_id_for_app(call.app().id, &user_id);
             if !crate::domain::credentials::secrets_equal(id, &mine) {
                 return Err(ApiError::permission_denied(
                     "target_resource_id is not the access token's user",
@@ -320,7 +320,7 @@ pub async fn send_event(
     let id = state
         .store
         .insert_feed_event(NewFeedEvent {
-            app_id: call.app.id,
+            app_id: call.app().id,
             user_id: user,
             target_type: if post.is_some() { "POST" } else { "USER" },
             post_token: post,
@@ -331,7 +331,7 @@ pub async fn send_event(
         .await?;
     tracing::info!(
         feed_event_id = id,
-        app_id = call.app.id,
+        app_id = call.app().id,
         "event sent to a user"
     );
     Ok(Json(SendEventResponse {}))

@@ -1,5 +1,7 @@
 //! Apps and their API keys.
 
+use std::sync::Arc;
+
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -271,7 +273,7 @@ impl Store {
     pub async fn api_key_with_app_cached(
         &self,
         lookup: &str,
-    ) -> StoreResult<Option<(ApiKeyRecord, AppRecord)>> {
+    ) -> StoreResult<Option<Arc<(ApiKeyRecord, AppRecord)>>> {
         self.cache
             .keys
             .get_or_read(lookup, self.api_key_with_app(lookup))

@@ -5,11 +5,12 @@
 //! it was read from: every such write bumps its map's generation, which empties the map at
 //! once. A change made by another process is seen within [`CREDENTIAL_TTL`]. Only what was
 //! found is kept (each caller still checks a presented secret against the stored hash), so
-//! unknown credentials cannot fill the cache.
+//! unknown credentials cannot fill the cache. Entries are shared, not copied: a call takes a
+//! reference to the records it reads, not a dozen strings of its own.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{AccessTokenRecord, ApiKeyRecord, AppRecord, PostRecord};
@@ -26,7 +27,7 @@ struct Entry<T> {
 
 pub(super) struct Map<T> {
     generation: AtomicU64,
-    entries: Mutex<HashMap<String, Entry<T>>>,
+    entries: Mutex<HashMap<String, Entry<Arc<T>>>>,
 }
 
 /// Says how much is kept, never what: the entries hold credential hashes.
@@ -46,23 +47,23 @@ impl<T> Default for Map<T> {
     }
 }
 
-impl<T: Clone> Map<T> {
+impl<T> Map<T> {
     /// Forgets everything read so far.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    pub fn get(&self, lookup: &str) -> Option<T> {
+    pub fn get(&self, lookup: &str) -> Option<Arc<T>> {
         let generation = self.generation.load(Ordering::SeqCst);
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(lookup)
             .filter(|e| e.generation == generation && e.read_at.elapsed() < CREDENTIAL_TTL)
-            .map(|e| e.value.clone())
+            .map(|e| Arc::clone(&e.value))
     }
 
     /// `get`, or `read` and keep what it found.
-    pub async fn get_or_read<E, F>(&self, lookup: &str, read: F) -> Result<Option<T>, E>
+    pub async fn get_or_read<E, F>(&self, lookup: &str, read: F) -> Result<Option<Arc<T>>, E>
     where
         F: std::future::Future<Output = Result<Option<T>, E>>,
     {
@@ -72,7 +73,7 @@ impl<T: Clone> Map<T> {
         // Taken before the read, so that a write during the read makes what it read stale.
         let generation = self.generation.load(Ordering::SeqCst);
         let read_at = Instant::now();
-        let found = read.await?;
+        let found = read.await?.map(Arc::new);
         if let Some(value) = &found {
             let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             if entries.len() >= MAX_ENTRIES {
@@ -81,7 +82,7 @@ impl<T: Clone> Map<T> {
             entries.insert(
                 lookup.to_owned(),
                 Entry {
-                    value: value.clone(),
+                    value: Arc::clone(value),
                     read_at,
                     generation,
                 },

@@ -1,5 +1,7 @@
 //! Users, posts, grants and access tokens: the identity side the embedded default keeps.
 
+use std::sync::Arc;
+
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -139,7 +141,7 @@ impl Store {
     }
 
     /// [`Store::post`], served from the read cache when it can be.
-    pub async fn post_cached(&self, token: &str) -> StoreResult<Option<PostRecord>> {
+    pub async fn post_cached(&self, token: &str) -> StoreResult<Option<Arc<PostRecord>>> {
         self.cache.posts.get_or_read(token, self.post(token)).await
     }
 
@@ -183,7 +185,7 @@ impl Store {
     pub async fn access_token_cached(
         &self,
         lookup: &str,
-    ) -> StoreResult<Option<AccessTokenRecord>> {
+    ) -> StoreResult<Option<Arc<AccessTokenRecord>>> {
         self.cache
             .tokens
             .get_or_read(lookup, self.access_token(lookup))
