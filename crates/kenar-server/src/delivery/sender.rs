@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use hyper::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use hyper::Method;
 use hyper_util::client::legacy::connect::dns::Name as HyperName;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -34,6 +35,10 @@ const MAX_RESPONSE_READ: usize = 64 * 1024;
 /// Characters of the response body kept in the delivery log.
 const KEPT_RESPONSE_CHARS: usize = 1024;
 const USER_AGENT_VALUE: &str = concat!("kenar-events/", env!("CARGO_PKG_VERSION"));
+/// Standard Webhooks' headers.
+const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
+const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
+const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -65,6 +70,8 @@ pub struct Sender {
 pub struct Target {
     pub endpoint: Endpoint,
     uri: Result<hyper::Uri, String>,
+    /// The identification key as a header value, made once for the batch.
+    authorization: Result<HeaderValue, String>,
 }
 
 /// The system's resolver; unless private targets are allowed, it refuses private addresses,
@@ -192,7 +199,17 @@ impl Sender {
                 .parse::<hyper::Uri>()
                 .map_err(|e| format!("invalid URL: {e}"))
         });
-        Target { endpoint, uri }
+        let authorization = HeaderValue::from_str(endpoint.identification_key.expose())
+            .map(|mut v| {
+                v.set_sensitive(true);
+                v
+            })
+            .map_err(|_| "the identification key is not a valid header value".to_owned());
+        Target {
+            endpoint,
+            uri,
+            authorization,
+        }
     }
 
     pub async fn send(&self, target: &Target, delivery_id: i64, body: String) -> SendResult {
@@ -204,32 +221,41 @@ impl Sender {
             retry_after: None,
             latency: started.elapsed(),
         };
-        let endpoint = &target.endpoint;
-        let uri = match &target.uri {
-            Ok(u) => u.clone(),
-            Err(e) => return failed(e.clone()),
+        let (uri, authorization) = match (&target.uri, &target.authorization) {
+            (Ok(u), Ok(a)) => (u.clone(), a.clone()),
+            (Err(e), _) | (_, Err(e)) => return failed(e.clone()),
         };
         let webhook_id = format!("msg_{delivery_id}");
         let timestamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        let mut request = hyper::Request::post(uri)
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header(ACCEPT, HeaderValue::from_static("*/*"))
-            .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE))
-            .header(AUTHORIZATION, endpoint.identification_key.expose())
-            .header("webhook-id", &webhook_id)
-            .header("webhook-timestamp", timestamp);
-        if let Some(secret) = &endpoint.signing_secret {
-            if let Some(signature) = sign(secret, &webhook_id, timestamp, body.as_bytes()) {
-                request = request.header("webhook-signature", signature);
-            }
-        }
-        let request = match request.body(Full::new(Bytes::from(body))) {
-            Ok(r) => r,
+        let signature = target
+            .endpoint
+            .signing_secret
+            .as_ref()
+            .and_then(|secret| sign(secret, &webhook_id, timestamp, body.as_bytes()))
+            .and_then(|s| HeaderValue::try_from(s).ok());
+        let id = match HeaderValue::try_from(webhook_id) {
+            Ok(id) => id,
             Err(e) => return failed(format!("request failed: {e}")),
         };
+        // Built in place: each step of `http::request::Builder` moves the whole request, and
+        // those moves were 2 % of the server's instructions in the throughput benchmark.
+        let mut request = hyper::Request::new(Full::new(Bytes::from(body)));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.reserve(7);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        headers.insert(AUTHORIZATION, authorization);
+        headers.insert(WEBHOOK_ID, id);
+        headers.insert(WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp));
+        if let Some(signature) = signature {
+            headers.insert(WEBHOOK_SIGNATURE, signature);
+        }
         let deadline = tokio::time::Instant::from_std(started + self.timeout);
         let response = match tokio::time::timeout_at(deadline, self.client.request(request)).await {
             Ok(Ok(r)) => r,
@@ -344,6 +370,22 @@ mod tests {
                 .unwrap_or("")
                 .contains("private addresses"),
             "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_identification_key_that_is_no_header_value_fails_without_a_connection() {
+        let sender = Sender::new(&DeliveryConfig {
+            private_targets: PrivateTargets::Allow,
+            ..DeliveryConfig::default()
+        });
+        let mut endpoint = endpoint("http://127.0.0.1:9/hook");
+        endpoint.identification_key = Secret::new("key\nInjected: yes");
+        let result = sender.send(&sender.target(endpoint), 1, "{}".into()).await;
+        assert!(result.status.is_none());
+        assert_eq!(
+            result.error.as_deref(),
+            Some("the identification key is not a valid header value")
         );
     }
 
