@@ -1,6 +1,6 @@
 //! register: subscription registrations per second through the public API (API key + access
 //! token, keep-alive), beside a trivial axum handler answering the same requests in the same
-//! run, each at several concurrency levels.
+//! run, each at several concurrency levels, the two taking turns in short slices.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -83,31 +83,53 @@ pub async fn run(bench: &mut Bench, database: &str) -> Result<()> {
     }
     let shot: Arc<dyn Shot> = Arc::new(Registrations { key, users: pairs });
 
-    let mut runs = Vec::with_capacity(levels.len());
+    let trivial = Trivial::start().await?;
     for &connections in &levels {
         keep_calling(server.addr, &shot, connections, warmup).await?;
-        let cpu = CpuWatch::start(&server);
-        let (done, elapsed) = keep_calling(server.addr, &shot, connections, duration).await?;
+        keep_calling(trivial.addr, &shot, connections, warmup).await?;
+    }
+    // Every level's slices, on both sides, are spread over the whole scenario, so that the
+    // target (the best level against the best level, often not the same one) compares
+    // stretches of the same minutes.
+    let slice = duration / SLICES;
+    let mut sums: Vec<Sums> = levels.iter().map(|_| Sums::default()).collect();
+    for _ in 0..SLICES {
+        for (&connections, sum) in levels.iter().zip(&mut sums) {
+            let cpu = CpuWatch::start(&server);
+            let (done, elapsed) = keep_calling(server.addr, &shot, connections, slice).await?;
+            let used = cpu.finish();
+            sum.done += done;
+            sum.elapsed += elapsed;
+            sum.server_cpu += used.server * elapsed.as_secs_f64();
+            sum.bench_cpu += used.bench * elapsed.as_secs_f64();
+            let (done, elapsed) = keep_calling(trivial.addr, &shot, connections, slice).await?;
+            sum.baseline_done += done;
+            sum.baseline_elapsed += elapsed;
+        }
+    }
+    let mut runs = Vec::with_capacity(levels.len());
+    // (requests answered, per second) at each level.
+    let mut baselines = Vec::with_capacity(levels.len());
+    for (&connections, sum) in levels.iter().zip(&sums) {
+        let seconds = sum.elapsed.as_secs_f64().max(1e-9);
         runs.push(Run {
             connections,
-            done,
-            per_second: rate(done, elapsed),
-            cpu: cpu.finish(),
+            done: sum.done,
+            per_second: rate(sum.done, sum.elapsed),
+            cpu: super::CpuUse {
+                server: sum.server_cpu / seconds,
+                bench: sum.bench_cpu / seconds,
+            },
         });
+        baselines.push((
+            sum.baseline_done,
+            rate(sum.baseline_done, sum.baseline_elapsed),
+        ));
     }
+    drop(trivial);
     check_one_subscription_per_user(&server, users).await?;
     server.stop().await;
     drop(db);
-
-    let trivial = Trivial::start().await?;
-    // (requests answered, per second) at each level.
-    let mut baselines = Vec::with_capacity(runs.len());
-    for run in &runs {
-        keep_calling(trivial.addr, &shot, run.connections, warmup).await?;
-        let (done, elapsed) = keep_calling(trivial.addr, &shot, run.connections, duration).await?;
-        baselines.push((done, rate(done, elapsed)));
-    }
-    drop(trivial);
 
     let kind = if database == "sqlite" {
         "sqlite"
@@ -147,6 +169,12 @@ pub async fn run(bench: &mut Bench, database: &str) -> Result<()> {
     Ok(())
 }
 
+/// Slices each side's time at a level is cut into, the sides and levels taking turns: the
+/// machine's speed drifts from minute to minute (the trivial handler alone measured
+/// 61,000–99,000 requests/s in one hour), and a baseline run after the registrations caught a
+/// different minute than theirs.
+const SLICES: u32 = 5;
+
 /// `shot`'s requests from `connections` keep-alive connections for `duration`: (answered,
 /// elapsed).
 async fn keep_calling(
@@ -156,6 +184,18 @@ async fn keep_calling(
     duration: Duration,
 ) -> Result<(u64, Duration)> {
     hammer(addr, Arc::clone(shot), connections, None, Some(duration)).await
+}
+
+/// What one concurrency level's slices add up to, on both sides: requests answered, time
+/// taken, and CPU (shares of a core times seconds) while the server was called.
+#[derive(Default)]
+struct Sums {
+    done: u64,
+    elapsed: Duration,
+    server_cpu: f64,
+    bench_cpu: f64,
+    baseline_done: u64,
+    baseline_elapsed: Duration,
 }
 
 /// The registrations at one concurrency level.
