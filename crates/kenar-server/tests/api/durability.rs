@@ -1,5 +1,6 @@
 //! At least once, proven with real processes: SIGKILL mid-stream, a receiver that is down for a
-//! while, two server processes sharing PostgreSQL, and PostgreSQL ending the server's sessions.
+//! while, two server processes sharing PostgreSQL, PostgreSQL ending the server's sessions, and
+//! SQLite's write lock held elsewhere past the busy timeout.
 
 use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
@@ -620,4 +621,79 @@ async fn deliveries_a_dead_server_held_are_taken_over_by_another_on_postgres() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(two);
+}
+
+/// SQLite's write lock held elsewhere past the busy timeout (10 s): a connection of this test,
+/// as another process's would, takes the lock before the calls. The calls that must write
+/// answer 503 with UNAVAILABLE (code 14) and write nothing; reads go on meanwhile; once the
+/// lock is let go the same calls succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_database_locked_past_the_busy_timeout_answers_unavailable_and_recovers() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_app("locked", Some("http://127.0.0.1:9/hook"))
+        .await;
+    let key = app
+        .create_key("locked", &["EVENTS_REGISTER_SUBSCRIPTION"])
+        .await;
+    app.create_user("u-1").await;
+    app.create_post("lockedPost1", "u-1").await;
+    let (token, _) = app
+        .mint_token(
+            "locked",
+            "u-1",
+            &["CHAT_POST_CONVERSATIONS_READ.lockedPost1"],
+        )
+        .await;
+    let registration = json!({"event_type": "NEW_MESSAGE_ON_POST",
+        "event_resource_id": "lockedPost1"});
+    let publish = || async {
+        app.client
+            .post(app.url("/v1/platform/events"))
+            .bearer_auth(PLATFORM)
+            .json(&json!({"events": [chatbot("locked", "m-locked")]}))
+            .send()
+            .await
+            .expect("request")
+    };
+
+    sqlx::any::install_default_drivers();
+    let mut holder = sqlx::AnyConnection::connect(app.database_url().as_str())
+        .await
+        .expect("connect");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .expect("take the write lock");
+    let (registered, published, read) = tokio::join!(
+        app.register(Some(&key), Some(&token), registration.clone()),
+        publish(),
+        async {
+            // Well inside the busy timeout: the writes are waiting, reads are not.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            app.admin_get("/admin/v1/apps/locked/subscriptions").await
+        },
+    );
+    expect_status(registered, 503, 14).await;
+    expect_status(published, 503, 14).await;
+    expect_json(read, StatusCode::OK).await;
+    sqlx::query("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .expect("let go of the lock");
+    drop(holder);
+
+    assert_eq!(app.count_rows("SELECT COUNT(*) FROM events").await, 0);
+    assert_eq!(
+        app.count_rows("SELECT COUNT(*) FROM subscriptions").await,
+        0
+    );
+    expect_json(
+        app.register(Some(&key), Some(&token), registration).await,
+        StatusCode::OK,
+    )
+    .await;
+    let v = expect_json(publish().await, StatusCode::OK).await;
+    assert!(v["results"][0]["event_id"].is_string(), "{v}");
+    assert_eq!(app.subscriptions("locked").await.len(), 1);
+    assert_eq!(app.count_rows("SELECT COUNT(*) FROM events").await, 1);
 }
