@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use kenar_wire::platform::{IngestEvent, IngestResult};
+use kenar_wire::platform::{IngestEvent, IngestResult, SerializedEvent};
 use kenar_wire::status::{Code, FieldViolation, Status};
 use kenar_wire::webhook::{SerializedPayload, UserAccessRevocation, WebhookPayload};
 use serde_json::{Map, Value};
@@ -54,11 +54,11 @@ struct Routed<'a> {
     targets: Vec<Target>,
 }
 
-/// A valid item: its slot in the batch, the event, and the event's stored form.
+/// A valid item: its slot in the batch, the event, and its stored form and payload.
 struct Valid {
     index: usize,
     event: IngestEvent,
-    stored: String,
+    serialized: SerializedEvent,
 }
 
 struct Target {
@@ -68,27 +68,11 @@ struct Target {
     body: String,
 }
 
-/// The event's payload serialized once, however many webhooks carry it.
-fn serialized(event: &IngestEvent, revoked_user: Option<String>) -> SerializedPayload {
-    SerializedPayload::new(&payload(event, revoked_user))
-}
-
-fn payload(event: &IngestEvent, revoked_user: Option<String>) -> WebhookPayload {
-    match event {
-        IngestEvent::NewMessage { message, .. } => WebhookPayload::NewMessage(message.clone()),
-        IngestEvent::NewChatbotMessage { message, .. } => {
-            WebhookPayload::NewChatbotMessage(message.clone())
-        }
-        IngestEvent::PostUpdate { update, .. } => WebhookPayload::PostUpdate(update.clone()),
-        IngestEvent::PaymentTransaction { transaction, .. } => {
-            WebhookPayload::PaymentTransaction(transaction.clone())
-        }
-        IngestEvent::UserAccessRevocation { .. } => {
-            WebhookPayload::UserAccessRevocation(UserAccessRevocation {
-                user_id: revoked_user.unwrap_or_default(),
-            })
-        }
-    }
+/// The payload of a revocation's webhook: the user as the app knows them.
+fn revocation_payload(user_id: String) -> SerializedPayload {
+    SerializedPayload::new(&WebhookPayload::UserAccessRevocation(
+        UserAccessRevocation { user_id },
+    ))
 }
 
 fn post_of(event: &IngestEvent) -> Option<&str> {
@@ -135,10 +119,10 @@ impl Ingestor<'_> {
         let mut events = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
             match item.0 {
-                Ok((event, stored)) => events.push(Valid {
+                Ok((event, serialized)) => events.push(Valid {
                     index,
                     event,
-                    stored,
+                    serialized,
                 }),
                 Err(violations) => results[index] = Some(IngestResult::invalid(violations)),
             }
@@ -257,25 +241,26 @@ impl Ingestor<'_> {
                     // One webhook per app; the post's own subscription wins (its metadata).
                     matched.sort_by_key(|s| (s.app_id, s.resource.is_empty()));
                     matched.dedup_by_key(|s| s.app_id);
-                    if matched.is_empty() {
-                        Vec::new()
-                    } else {
-                        let payload = serialized(event, None);
-                        matched
+                    match &valid.serialized.payload {
+                        Some(payload) => matched
                             .into_iter()
                             .map(|s| Target {
                                 app_id: s.app_id,
                                 enabled: s.endpoint_enabled,
                                 body: payload.webhook(s.metadata.as_deref()),
                             })
-                            .collect()
+                            .collect(),
+                        None => Vec::new(),
                     }
                 }
-                Plan::Direct(app) if app.has_webhook => vec![Target {
-                    app_id: app.id,
-                    enabled: app.endpoint_enabled,
-                    body: serialized(event, None).webhook(None),
-                }],
+                Plan::Direct(app) if app.has_webhook => match &valid.serialized.payload {
+                    Some(payload) => vec![Target {
+                        app_id: app.id,
+                        enabled: app.endpoint_enabled,
+                        body: payload.webhook(None),
+                    }],
+                    None => Vec::new(),
+                },
                 Plan::Direct(_) => Vec::new(),
                 Plan::Revocation { app, user } => {
                     let grants = tx.revoke_grants(app.id, user.as_str(), now).await?;
@@ -290,7 +275,7 @@ impl Ingestor<'_> {
                         vec![Target {
                             app_id: app.id,
                             enabled: app.endpoint_enabled,
-                            body: serialized(event, Some(pseudonym)).webhook(None),
+                            body: revocation_payload(pseudonym).webhook(None),
                         }]
                     } else {
                         Vec::new()
@@ -300,7 +285,7 @@ impl Ingestor<'_> {
             rows.push(Routed {
                 index: valid.index,
                 kind,
-                stored: &valid.stored,
+                stored: &valid.serialized.stored,
                 targets,
             });
         }
@@ -405,16 +390,16 @@ fn dedup<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 }
 
 /// An item parsed in the caller's task, before it joins a group, so that the group's writer
-/// (one at a time) does only what needs the store: the event and its stored form, or why
-/// it is invalid.
+/// (one at a time) does only what needs the store: the event with its stored form and
+/// payload, each serialized once, or why it is invalid.
 #[derive(Debug)]
-pub struct Parsed(Result<(IngestEvent, String), Vec<FieldViolation>>);
+pub struct Parsed(Result<(IngestEvent, SerializedEvent), Vec<FieldViolation>>);
 
 impl Parsed {
     pub fn new(item: &Value) -> Parsed {
         Parsed(IngestEvent::from_value(item).map(|event| {
-            let stored = serde_json::to_string(&event).unwrap_or_default();
-            (event, stored)
+            let serialized = event.serialize_once();
+            (event, serialized)
         }))
     }
 }

@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 
 use crate::json::{deserialize_via_from_json, FromJson, Object, ReadError};
 use crate::status::{Code, Detail, FieldViolation, Status};
-use crate::webhook::{ChatMessage, ConversationType, PostUpdate, Transaction, WebhookType};
+use crate::webhook::{
+    ChatMessage, ConversationType, PostUpdate, SerializedPayload, Transaction, WebhookType,
+};
 
 /// The body of `POST /v1/platform/events`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -292,6 +294,74 @@ impl Serialize for IngestEvent {
         }
         map.end()
     }
+}
+
+/// An ingested event serialized once for everything that keeps or sends it.
+#[derive(Debug, Clone)]
+pub struct SerializedEvent {
+    /// The event's stored form: exactly what serializing the [`IngestEvent`] writes.
+    pub stored: String,
+    /// The payload its webhooks carry; none for a revocation, whose webhook names the user as
+    /// each app knows them.
+    pub payload: Option<SerializedPayload>,
+}
+
+impl IngestEvent {
+    /// Serializes the event's payload once and writes the stored form around it, instead of
+    /// serializing it twice (ingestion does this for every event it takes).
+    pub fn serialize_once(&self) -> SerializedEvent {
+        let webhook_type = self.webhook_type();
+        let inner = match self {
+            IngestEvent::NewMessage { message, .. }
+            | IngestEvent::NewChatbotMessage { message, .. } => to_json(message),
+            IngestEvent::PostUpdate { update, .. } => to_json(update),
+            IngestEvent::PaymentTransaction { transaction, .. } => to_json(transaction),
+            IngestEvent::UserAccessRevocation { .. } => "{}".to_owned(),
+        };
+        let extras: Vec<(&str, &str)> = match self {
+            IngestEvent::NewMessage { post_owner_id, .. } => post_owner_id
+                .iter()
+                .map(|id| ("post_owner_id", id.as_str()))
+                .collect(),
+            IngestEvent::PostUpdate { owner_id, .. } => owner_id
+                .iter()
+                .map(|id| ("owner_id", id.as_str()))
+                .collect(),
+            IngestEvent::PaymentTransaction { app_slug, .. } => vec![("app_slug", app_slug)],
+            IngestEvent::NewChatbotMessage {
+                app_slug, user_id, ..
+            }
+            | IngestEvent::UserAccessRevocation { app_slug, user_id } => {
+                vec![("app_slug", app_slug), ("user_id", user_id)]
+            }
+        };
+        // As serde_json's compact map: the field names are plain identifiers, the values
+        // strings it escapes.
+        let field = webhook_type.field_name();
+        let mut stored = String::with_capacity(inner.len() + field.len() + 64);
+        stored.push_str("{\"");
+        stored.push_str(field);
+        stored.push_str("\":");
+        stored.push_str(&inner);
+        for (name, value) in extras {
+            stored.push_str(",\"");
+            stored.push_str(name);
+            stored.push_str("\":");
+            stored.push_str(&to_json(value));
+        }
+        stored.push('}');
+        let payload = match self {
+            IngestEvent::UserAccessRevocation { .. } => None,
+            _ => Some(SerializedPayload::from_json(webhook_type, inner)),
+        };
+        SerializedEvent { stored, payload }
+    }
+}
+
+/// Wire types and strings serialize without fail (no map has non-string keys); were one not
+/// to, it would read as an empty object rather than break the event.
+fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
 }
 
 impl<'de> Deserialize<'de> for IngestEvent {

@@ -1,6 +1,7 @@
 use serde_json::{json, Value};
 
 use super::*;
+use crate::webhook::WebhookPayload;
 
 fn chat_message(conversation_type: &str) -> Value {
     let mut conversation = json!({"id": "c-1", "type": conversation_type});
@@ -50,6 +51,56 @@ fn each_ingest_kind_round_trips() {
         assert_eq!(serde_json::to_value(&event).expect("serializes"), wire);
         let via_serde: IngestEvent = serde_json::from_value(wire.clone()).expect("parses");
         assert_eq!(via_serde, event);
+    }
+}
+
+#[test]
+fn serialized_once_each_kind_is_what_serializing_it_twice_writes() {
+    let mut escaped = chat_message("POST");
+    escaped["text"] = json!("quote \" backslash \\ newline \n tab \t and سلام");
+    let mut kinds = every_kind();
+    kinds.push(json!({"new_message": escaped, "post_owner_id": "u-\"1\""}));
+    for wire in kinds {
+        let event = IngestEvent::from_value(&wire).expect("parses");
+        let once = event.serialize_once();
+        assert_eq!(
+            once.stored,
+            serde_json::to_string(&event).expect("serializes"),
+            "{wire}"
+        );
+        match (&event, once.payload) {
+            (IngestEvent::UserAccessRevocation { .. }, payload) => assert!(payload.is_none()),
+            (_, Some(payload)) => {
+                let separately = match &event {
+                    IngestEvent::NewMessage { message, .. } => {
+                        WebhookPayload::NewMessage(message.clone())
+                    }
+                    IngestEvent::NewChatbotMessage { message, .. } => {
+                        WebhookPayload::NewChatbotMessage(message.clone())
+                    }
+                    IngestEvent::PostUpdate { update, .. } => {
+                        WebhookPayload::PostUpdate(update.clone())
+                    }
+                    IngestEvent::PaymentTransaction { transaction, .. } => {
+                        WebhookPayload::PaymentTransaction(transaction.clone())
+                    }
+                    IngestEvent::UserAccessRevocation { .. } => unreachable!("matched above"),
+                };
+                let metadata = Some(r#"{"k":"v"}"#);
+                assert_eq!(
+                    payload.webhook(metadata),
+                    SerializedPayload::new(&separately).webhook(metadata),
+                    "{wire}"
+                );
+                let webhook: Value =
+                    serde_json::from_str(&payload.webhook(None)).expect("webhook JSON");
+                assert_eq!(
+                    webhook[event.webhook_type().field_name()],
+                    wire[event.webhook_type().field_name()]
+                );
+            }
+            (_, None) => panic!("no payload for {wire}"),
+        }
     }
 }
 

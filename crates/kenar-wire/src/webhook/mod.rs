@@ -208,6 +208,15 @@ impl SerializedPayload {
         }
     }
 
+    /// A payload of `webhook_type` already serialized (`json`, as serializing it writes it).
+    pub(crate) fn from_json(webhook_type: WebhookType, json: String) -> Self {
+        SerializedPayload {
+            type_name: webhook_type.as_str(),
+            field_name: webhook_type.field_name(),
+            json,
+        }
+    }
+
     /// The webhook's JSON text, exactly as serializing [`Webhook`] writes it; `metadata` is
     /// the JSON text of an object, as stored.
     pub fn webhook(&self, metadata: Option<&str>) -> String {
