@@ -255,42 +255,18 @@ impl Serialize for IngestEvent {
         let mut map = serializer.serialize_map(None)?;
         let field = self.webhook_type().field_name();
         match self {
-            IngestEvent::NewMessage {
-                message,
-                post_owner_id,
-            } => {
-                map.serialize_entry(field, message)?;
-                if let Some(id) = post_owner_id {
-                    map.serialize_entry("post_owner_id", id)?;
-                }
+            IngestEvent::NewMessage { message, .. }
+            | IngestEvent::NewChatbotMessage { message, .. } => {
+                map.serialize_entry(field, message)?
             }
-            IngestEvent::NewChatbotMessage {
-                message,
-                app_slug,
-                user_id,
-            } => {
-                map.serialize_entry(field, message)?;
-                map.serialize_entry("app_slug", app_slug)?;
-                map.serialize_entry("user_id", user_id)?;
+            IngestEvent::PostUpdate { update, .. } => map.serialize_entry(field, update)?,
+            IngestEvent::PaymentTransaction { transaction, .. } => {
+                map.serialize_entry(field, transaction)?
             }
-            IngestEvent::PostUpdate { update, owner_id } => {
-                map.serialize_entry(field, update)?;
-                if let Some(id) = owner_id {
-                    map.serialize_entry("owner_id", id)?;
-                }
-            }
-            IngestEvent::PaymentTransaction {
-                transaction,
-                app_slug,
-            } => {
-                map.serialize_entry(field, transaction)?;
-                map.serialize_entry("app_slug", app_slug)?;
-            }
-            IngestEvent::UserAccessRevocation { app_slug, user_id } => {
-                map.serialize_entry(field, &Map::new())?;
-                map.serialize_entry("app_slug", app_slug)?;
-                map.serialize_entry("user_id", user_id)?;
-            }
+            IngestEvent::UserAccessRevocation { .. } => map.serialize_entry(field, &Map::new())?,
+        }
+        for (name, value) in self.routing_facts().into_iter().flatten() {
+            map.serialize_entry(name, value)?;
         }
         map.end()
     }
@@ -318,32 +294,15 @@ impl IngestEvent {
             IngestEvent::PaymentTransaction { transaction, .. } => to_json(transaction),
             IngestEvent::UserAccessRevocation { .. } => "{}".to_owned(),
         };
-        let extras: Vec<(&str, &str)> = match self {
-            IngestEvent::NewMessage { post_owner_id, .. } => post_owner_id
-                .iter()
-                .map(|id| ("post_owner_id", id.as_str()))
-                .collect(),
-            IngestEvent::PostUpdate { owner_id, .. } => owner_id
-                .iter()
-                .map(|id| ("owner_id", id.as_str()))
-                .collect(),
-            IngestEvent::PaymentTransaction { app_slug, .. } => vec![("app_slug", app_slug)],
-            IngestEvent::NewChatbotMessage {
-                app_slug, user_id, ..
-            }
-            | IngestEvent::UserAccessRevocation { app_slug, user_id } => {
-                vec![("app_slug", app_slug), ("user_id", user_id)]
-            }
-        };
-        // As serde_json's compact map: the field names are plain identifiers, the values
-        // strings it escapes.
+        // As serde_json's compact map writes the event (see its `Serialize`): the field names
+        // are plain identifiers, the values strings it escapes.
         let field = webhook_type.field_name();
         let mut stored = String::with_capacity(inner.len() + field.len() + 64);
         stored.push_str("{\"");
         stored.push_str(field);
         stored.push_str("\":");
         stored.push_str(&inner);
-        for (name, value) in extras {
+        for (name, value) in self.routing_facts().into_iter().flatten() {
             stored.push_str(",\"");
             stored.push_str(name);
             stored.push_str("\":");
@@ -355,6 +314,30 @@ impl IngestEvent {
             _ => Some(SerializedPayload::from_json(webhook_type, inner)),
         };
         SerializedEvent { stored, payload }
+    }
+
+    /// The fields beside the payload, in the order they are written: what the platform says
+    /// about where the event goes.
+    fn routing_facts(&self) -> [Option<(&'static str, &str)>; 2] {
+        match self {
+            IngestEvent::NewMessage { post_owner_id, .. } => [
+                post_owner_id.as_deref().map(|id| ("post_owner_id", id)),
+                None,
+            ],
+            IngestEvent::PostUpdate { owner_id, .. } => {
+                [owner_id.as_deref().map(|id| ("owner_id", id)), None]
+            }
+            IngestEvent::PaymentTransaction { app_slug, .. } => {
+                [Some(("app_slug", app_slug.as_str())), None]
+            }
+            IngestEvent::NewChatbotMessage {
+                app_slug, user_id, ..
+            }
+            | IngestEvent::UserAccessRevocation { app_slug, user_id } => [
+                Some(("app_slug", app_slug.as_str())),
+                Some(("user_id", user_id.as_str())),
+            ],
+        }
     }
 }
 
