@@ -19,3 +19,15 @@ pub mod store;
 
 pub use config::Settings;
 pub use startup::Application;
+
+/// An error and its causes, `outer: inner: ...`.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -153,9 +153,9 @@ impl Application {
         ));
         tracker.close();
         let stopping = self.state.stopping.clone();
-        let router = crate::http::router(self.state);
+        let app = axum::ServiceExt::into_make_service(crate::http::app(self.state));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             shutdown.await;
             stopping.cancel();
             let _ = stopping_tx.send(());

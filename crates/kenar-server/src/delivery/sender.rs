@@ -280,7 +280,10 @@ impl Sender {
                 }
                 Ok(None) => break,
                 Ok(Some(Err(e))) => {
-                    error = Some(format!("reading the response failed: {}", chain(&e)));
+                    error = Some(format!(
+                        "reading the response failed: {}",
+                        crate::error_chain(&e)
+                    ));
                     break;
                 }
                 Err(_) => {
@@ -311,21 +314,9 @@ fn describe(e: &hyper_util::client::legacy::Error) -> String {
         "request failed"
     };
     match std::error::Error::source(e) {
-        Some(cause) => format!("{kind}: {}", chain(cause)),
+        Some(cause) => format!("{kind}: {}", crate::error_chain(cause)),
         None => kind.to_owned(),
     }
-}
-
-/// An error and its causes.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

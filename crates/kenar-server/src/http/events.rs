@@ -24,7 +24,8 @@ struct Registration {
     event_type: EventType,
     /// `None`: all of the user's posts.
     post: Option<PostToken>,
-    metadata: Option<Map<String, Value>>,
+    /// Serialized, as it is stored and as its size was judged.
+    metadata: Option<String>,
 }
 
 /// A field of a proto3-JSON body, by its snake_case name or its lowerCamelCase one; `null`
@@ -86,17 +87,19 @@ fn parse_registration(body: &Map<String, Value>) -> Result<Registration, Vec<Fie
 
     let metadata = match field(body, "metadata", "metadata") {
         None => None,
-        Some(Value::Object(map)) => {
-            let size = serde_json::to_string(map)
-                .map(|s| s.len())
-                .unwrap_or(usize::MAX);
-            if size > MAX_METADATA_BYTES {
+        Some(object @ Value::Object(_)) => {
+            // A `Value` always serializes; its keys are strings.
+            let serialized = object.to_string();
+            if serialized.len() > MAX_METADATA_BYTES {
                 violation(
                     "metadata",
-                    format!("is {size} bytes serialized; the limit is {MAX_METADATA_BYTES}"),
+                    format!(
+                        "is {} bytes serialized; the limit is {MAX_METADATA_BYTES}",
+                        serialized.len()
+                    ),
                 );
             }
-            Some(map.clone())
+            Some(serialized)
         }
         Some(other) => {
             violation(
@@ -190,11 +193,6 @@ pub async fn register_subscription(
         }
     }
 
-    let metadata = req
-        .metadata
-        .map(|m| serde_json::to_string(&m))
-        .transpose()
-        .map_err(ApiError::internal)?;
     state
         .subscriptions
         .write(NewSubscription {
@@ -202,7 +200,7 @@ pub async fn register_subscription(
             user_id: call.token.user_id.clone(),
             event_type: req.event_type.as_str(),
             resource: req.post.map(|p| p.as_str().to_owned()).unwrap_or_default(),
-            metadata,
+            metadata: req.metadata,
             access_token_id: call.token.id,
             token_expires_at: call.token.expires_at,
             now: now_ms(),

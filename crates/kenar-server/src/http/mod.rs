@@ -6,20 +6,21 @@ pub mod events;
 pub mod extract;
 pub mod feed;
 pub mod ingest;
+mod internal_errors;
 pub mod oauth;
 mod openapi;
 pub mod send;
 pub mod state;
 
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{HttpMakeClassifier, Trace};
 
-use error::{ApiError, InternalCause};
+use error::ApiError;
+use internal_errors::LogInternalErrors;
 use state::AppState;
 
 pub use openapi::ApiDoc;
@@ -56,10 +57,16 @@ pub fn router(state: AppState) -> Router {
         .route(OPENAPI_PATH, get(openapi::document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(log_internal_errors))
-        .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
+
+/// What the server serves: the router inside request tracing, inside the log of internal
+/// errors. The layers wrap the router once, not each route (see [`internal_errors`]).
+pub fn app(state: AppState) -> App {
+    LogInternalErrors::new(Trace::new_for_http(router(state)))
+}
+
+pub type App = LogInternalErrors<Trace<Router, HttpMakeClassifier>>;
 
 async fn not_found() -> ApiError {
     ApiError::not_found("Not Found")
@@ -114,23 +121,4 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
-}
-
-/// Logs the cause of every internal error (and of every answer that the database was out of
-/// reach) with its source chain; the client saw only that something failed.
-async fn log_internal_errors(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let response = next.run(req).await;
-    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
-        let mut chain = cause.to_string();
-        let mut source = cause.source();
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
-        tracing::error!(%method, %path, error = %chain, "request failed");
-    }
-    response
 }
