@@ -1,9 +1,10 @@
-//! The outermost layer: logs the cause of every internal error with the request's method and
-//! path, and hands axum a plain `Response`.
+//! The outermost layer: logs the cause of every internal error (and of every answer that the
+//! database was out of reach) with the request's method and path, and hands axum a plain
+//! `Response`. The client saw only that something failed.
 //!
 //! It wraps the whole router once. `Router::layer` would wrap each route instead, and every
 //! request then cloned that route's boxed stack and boxed the middleware's future again: about
-//! 5 % of the server's CPU in the register benchmark (`perf`, see BENCHMARKS.md).
+//! 3 % of the server's CPU in the register benchmark (`perf`, see BENCHMARKS.md).
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -6,7 +6,7 @@ pub mod events;
 pub mod extract;
 pub mod feed;
 pub mod ingest;
-mod internal_errors;
+pub mod internal_errors;
 pub mod oauth;
 mod openapi;
 pub mod send;
