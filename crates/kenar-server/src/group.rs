@@ -42,9 +42,9 @@ pub enum Pacing {
     /// rather than the disk's sync: the batched ingestion benchmark lost a fifth of its rate
     /// when its writer waited.
     Eager,
-    /// A group waits briefly for the callers it expects back (see [`Pace`]). Right for small
-    /// writes from callers on keep-alive connections, where the sync is most of a commit: about a
-    /// quarter more registrations per second in the register benchmark.
+    /// A group waits briefly for the callers it expects back (see the private `Pace`). Right for
+    /// small writes from callers on keep-alive connections, where the sync is most of a commit:
+    /// about a quarter more registrations per second in the register benchmark.
     ForReturningCallers,
 }
 
