@@ -131,6 +131,12 @@ pub fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// A wire value's compact JSON text. Wire types serialize without fail (no map has non-string
+/// keys); were one not to, it would read as an empty object rather than break what carries it.
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
+}
+
 /// The error for a value of the wrong JSON type.
 pub(crate) fn expected(what: &str, got: &Value) -> ReadError {
     ReadError::new(format!("expected {what}, got {}", kind_of(got)))

@@ -57,7 +57,7 @@ pub struct Presented {
 impl Presented {
     /// Whether `stored_hash` (hex, from the store) is this credential's hash; constant time.
     pub fn matches(&self, stored_hash: &str) -> bool {
-        bool::from(stored_hash.as_bytes().ct_eq(&self.hash_hex))
+        hex_hash_eq(stored_hash, &self.hash_hex)
     }
 }
 
@@ -104,7 +104,7 @@ pub fn issue(kind: Kind) -> Issued {
     let lookup = hex(&random_bytes::<8>());
     let secret = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
     let plaintext = format!("{}{lookup}_{secret}", kind.prefix());
-    let hash = hex(&Sha256::digest(plaintext.as_bytes()));
+    let hash = sha256_hex(&plaintext);
     Issued {
         plaintext: Secret::new(plaintext),
         lookup,
@@ -120,11 +120,9 @@ pub fn parse(kind: Kind, presented: &str) -> Option<Presented> {
     if !lookup.bytes().all(|b| b.is_ascii_hexdigit()) || secret.len() != 43 {
         return None;
     }
-    let mut hash_hex = [0u8; 64];
-    hex_into(&Sha256::digest(presented.as_bytes()), &mut hash_hex);
     Some(Presented {
         lookup: lookup.to_owned(),
-        hash_hex,
+        hash_hex: sha256_hex_bytes(presented),
     })
 }
 
@@ -142,9 +140,19 @@ pub fn sha256_hex(secret: &str) -> String {
 
 /// Whether `presented` hashes to `stored_hex`; constant time.
 pub fn matches_hash(presented: &str, stored_hex: &str) -> bool {
-    let mut presented_hex = [0u8; 64];
-    hex_into(&Sha256::digest(presented.as_bytes()), &mut presented_hex);
-    bool::from(stored_hex.as_bytes().ct_eq(&presented_hex))
+    hex_hash_eq(stored_hex, &sha256_hex_bytes(presented))
+}
+
+/// [`sha256_hex`] without the `String`: what a presented credential is compared by.
+fn sha256_hex_bytes(secret: &str) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    hex_into(&Sha256::digest(secret.as_bytes()), &mut out);
+    out
+}
+
+/// Whether the stored hex hash is `hash_hex`, compared as stored; constant time.
+fn hex_hash_eq(stored_hex: &str, hash_hex: &[u8; 64]) -> bool {
+    bool::from(stored_hex.as_bytes().ct_eq(hash_hex))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -9,7 +9,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::json::{deserialize_via_from_json, FromJson, Object, ReadError};
+use crate::json::{deserialize_via_from_json, to_json, FromJson, Object, ReadError};
 use crate::status::{Code, Detail, FieldViolation, Status};
 use crate::webhook::{
     ChatMessage, ConversationType, PostUpdate, SerializedPayload, Transaction, WebhookType,
@@ -339,12 +339,6 @@ impl IngestEvent {
             ],
         }
     }
-}
-
-/// Wire types and strings serialize without fail (no map has non-string keys); were one not
-/// to, it would read as an empty object rather than break the event.
-fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
 }
 
 impl<'de> Deserialize<'de> for IngestEvent {

@@ -199,13 +199,7 @@ pub struct SerializedPayload {
 impl SerializedPayload {
     /// Serializes `payload` for the webhooks that carry it.
     pub fn new(payload: &WebhookPayload) -> Self {
-        SerializedPayload {
-            type_name: payload.type_name(),
-            field_name: payload.field_name(),
-            // Wire types serialize without fail (no map has non-string keys); were one not
-            // to, its payload would read as an empty object rather than break the webhook.
-            json: serde_json::to_string(payload).unwrap_or_else(|_| "{}".to_owned()),
-        }
+        Self::from_json(payload.webhook_type(), crate::json::to_json(payload))
     }
 
     /// A payload of `webhook_type` already serialized (`json`, as serializing it writes it).
