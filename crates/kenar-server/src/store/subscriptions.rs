@@ -35,7 +35,9 @@ pub struct SubscriptionRecord {
 }
 
 /// Registrations of the same subscription folded into one, as if applied in order: the last
-/// one's fields, with the longest-lived of their tokens (the later one on a tie).
+/// one's fields, with the longest-lived of their tokens (the later one on a tie). Sorted by
+/// the subscription's key: an upsert locks its rows in the order it lists them, and two nodes
+/// on one PostgreSQL database that listed the same rows in different orders could deadlock.
 fn merge(subs: &[NewSubscription]) -> Vec<(&NewSubscription, i64)> {
     let mut merged: Vec<(&NewSubscription, i64, i64)> = Vec::with_capacity(subs.len());
     for s in subs {
@@ -53,6 +55,14 @@ fn merge(subs: &[NewSubscription]) -> Vec<(&NewSubscription, i64)> {
             None => merged.push((s, s.access_token_id, s.token_expires_at)),
         }
     }
+    merged.sort_unstable_by(|(a, _, _), (b, _, _)| {
+        (a.app_id, &a.user_id, a.event_type, &a.resource).cmp(&(
+            b.app_id,
+            &b.user_id,
+            b.event_type,
+            &b.resource,
+        ))
+    });
     merged.into_iter().map(|(s, token, _)| (s, token)).collect()
 }
 
@@ -145,10 +155,11 @@ mod tests {
     }
 
     #[test]
-    fn the_last_fields_and_the_longest_lived_token_win() {
+    fn the_last_fields_and_the_longest_lived_token_win_in_key_order() {
+        // u-2 comes first, but the merged rows are in key order (see `merge`).
         let subs = [
-            sub("u-1", "first", 10, 500),
             sub("u-2", "other", 20, 100),
+            sub("u-1", "first", 10, 500),
             sub("u-1", "second", 11, 300),
             sub("u-1", "third", 12, 500),
         ];

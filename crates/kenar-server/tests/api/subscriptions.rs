@@ -162,3 +162,88 @@ crate::on_both_backends!(
     a_subscription_lives_as_long_as_its_token_and_re_registering_extends_it,
     post_ownership_follows_the_panel,
 );
+
+/// Two servers on one PostgreSQL database (two nodes) renew the same subscriptions at once.
+/// Each writes its callers' registrations in groups, one upsert per group, and the rows of a
+/// group come in whatever order its callers arrived. PostgreSQL must never find a deadlock
+/// between two nodes' upserts: every call is answered 200, and each subscription exists once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_renewing_the_same_subscriptions_at_once_answer_every_call() {
+    const POSTS: usize = 12;
+    const CALLERS: usize = 32;
+    const ROUNDS: usize = 40;
+    let one = TestApp::spawn(Backend::Postgres).await;
+    let two = TestApp::spawn_on(one.database_url()).await;
+    one.create_app("app-a", Some("https://example.com/hook"))
+        .await;
+    one.create_user("u-1").await;
+    let posts: Vec<String> = (0..POSTS).map(|i| format!("pDeadlk{i:02}")).collect();
+    let mut scopes = vec!["USER_POSTS_GET".to_owned()];
+    for post in &posts {
+        one.create_post(post, "u-1").await;
+        scopes.push(format!("CHAT_POST_CONVERSATIONS_READ.{post}"));
+    }
+    let key = one
+        .create_key("app-a", &["EVENTS_REGISTER_SUBSCRIPTION"])
+        .await;
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let (token, _) = one.mint_token("app-a", "u-1", &scopes).await;
+
+    let client = reqwest::Client::new();
+    let calls: Vec<_> = (0..2 * CALLERS)
+        .map(|caller| {
+            // Callers on the first node walk the posts forwards, on the second backwards,
+            // each from its own offset, so the two nodes' groups hold the same rows in
+            // opposite orders.
+            let base = if caller % 2 == 0 {
+                one.url("")
+            } else {
+                two.url("")
+            };
+            let (client, key, token, posts) =
+                (client.clone(), key.clone(), token.clone(), posts.clone());
+            tokio::spawn(async move {
+                let mut failures = Vec::new();
+                for round in 0..ROUNDS {
+                    let i = (caller + round) % POSTS;
+                    let post = if caller % 2 == 0 {
+                        &posts[i]
+                    } else {
+                        &posts[POSTS - 1 - i]
+                    };
+                    let r = client
+                        .post(format!("{base}/v1/open-platform/events/subscriptions"))
+                        .header("X-API-Key", &key)
+                        .bearer_auth(&token)
+                        .json(&json!({"event_type": "NEW_MESSAGE_ON_POST",
+                                      "event_resource_id": post,
+                                      "metadata": {"caller": caller, "round": round}}))
+                        .send()
+                        .await
+                        .expect("the server answers");
+                    if r.status() != 200 {
+                        failures.push(format!(
+                            "{}: {}",
+                            r.status(),
+                            r.text().await.unwrap_or_default()
+                        ));
+                    }
+                }
+                failures
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for call in calls {
+        failures.extend(call.await.expect("caller"));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} calls failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
+    );
+    assert_eq!(one.subscriptions("app-a").await.len(), POSTS);
+    two.stop().await;
+    one.stop().await;
+}
