@@ -17,16 +17,26 @@ pub struct CallCount {
 impl Store {
     /// Adds each count to its app's windows in one transaction; returns each app's totals
     /// after its addition, as (minute, day), in the same order.
+    ///
+    /// Every node locks counter rows in one order: by app, then day, a day's row before its
+    /// minutes, minutes in time order. Two nodes adding counts for the same apps, each in the
+    /// order its own map gave them, otherwise deadlock on PostgreSQL.
     pub async fn count_requests(&self, counts: &[CallCount]) -> StoreResult<Vec<(i64, i64)>> {
         let counts = counts.to_vec();
         self.bookkeeping(move |conn| {
             Box::pin(async move {
+                let mut order: Vec<usize> = (0..counts.len()).collect();
+                order.sort_by_key(|&i| {
+                    let c = &counts[i];
+                    (c.app_id, c.day_start, c.minute_start)
+                });
                 let mut tx = sqlx::Connection::begin(conn).await?;
-                let mut totals = Vec::with_capacity(counts.len());
-                for c in &counts {
+                let mut totals = vec![(0, 0); counts.len()];
+                for i in order {
+                    let c = &counts[i];
                     let rows = sqlx::query(
                         "INSERT INTO rate_counters (app_id, kind, window_start, count) \
-                         VALUES ($1, 'minute', $2, $4), ($1, 'day', $3, $4) \
+                         VALUES ($1, 'day', $3, $4), ($1, 'minute', $2, $4) \
                          ON CONFLICT (app_id, kind, window_start) \
                          DO UPDATE SET count = rate_counters.count + excluded.count \
                          RETURNING kind, count",
@@ -45,7 +55,7 @@ impl Store {
                             _ => day = count,
                         }
                     }
-                    totals.push((minute, day));
+                    totals[i] = (minute, day);
                 }
                 tx.commit().await?;
                 Ok(totals)

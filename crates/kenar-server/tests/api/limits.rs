@@ -138,3 +138,69 @@ async fn limits_hold_across_servers_sharing_postgres() {
     two.stop().await;
     one.stop().await;
 }
+
+/// Two nodes on one PostgreSQL database add their counted calls to the shared counters at
+/// once, each batch naming the same apps in its own order, some with a minute that has just
+/// ended beside the current one (two minute windows, one day window). PostgreSQL must never
+/// find a deadlock between the two transactions, and no call is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_adding_their_counts_at_once_never_deadlock() {
+    use kenar_server::store::{CallCount, Store};
+    const APPS: i64 = 24;
+    const ROUNDS: i64 = 20;
+    let (_db, url) = crate::helpers::fresh_database(Backend::Postgres).await;
+    let one = Store::open(&url).await.expect("open");
+    let two = Store::open(&url).await.expect("open");
+    let (day, ended, current) = (0, 60_000, 120_000);
+    let batch = |backwards: bool| -> Vec<CallCount> {
+        let mut apps: Vec<i64> = (1..=APPS).collect();
+        if backwards {
+            apps.reverse();
+        }
+        apps.iter()
+            .flat_map(|&app_id| {
+                let count = move |minute_start| CallCount {
+                    app_id,
+                    minute_start,
+                    day_start: day,
+                    calls: 1,
+                };
+                // Odd apps carry a minute that ended before this flush.
+                (app_id % 2 == 1)
+                    .then(|| count(ended))
+                    .into_iter()
+                    .chain([count(current)])
+            })
+            .collect()
+    };
+    let rounds = |store: Store, backwards: bool| {
+        let batch = batch(backwards);
+        tokio::spawn(async move {
+            let mut failures = Vec::new();
+            for _ in 0..ROUNDS {
+                if let Err(e) = store.count_requests(&batch).await {
+                    let cause = std::error::Error::source(&e).map(ToString::to_string);
+                    failures.push(format!("{e}: {}", cause.unwrap_or_default()));
+                }
+            }
+            failures
+        })
+    };
+    let (a, b) = tokio::join!(rounds(one.clone(), false), rounds(two, true));
+    let failures = [a.expect("task"), b.expect("task")].concat();
+    assert!(
+        failures.is_empty(),
+        "{} flushes failed: {failures:?}",
+        failures.len()
+    );
+    let totals = one
+        .count_requests(&[CallCount {
+            app_id: 1,
+            minute_start: current,
+            day_start: day,
+            calls: 0,
+        }])
+        .await
+        .expect("read");
+    assert_eq!(totals, [(2 * ROUNDS, 4 * ROUNDS)]);
+}
