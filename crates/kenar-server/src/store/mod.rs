@@ -83,8 +83,9 @@ impl From<std::io::Error> for StoreError {
 
 impl StoreError {
     /// Whether the database could not be reached or dropped the connection (it restarted, an
-    /// operator ended the session, the pool had no connection to give): a failure of the
-    /// moment, after which the same call may succeed. (As with any database client, a
+    /// operator ended the session, the pool had no connection to give), or rolled back the
+    /// transaction to end a deadlock or a serialization conflict with another: a failure of
+    /// the moment, after which the same call may succeed. (As with any database client, a
     /// connection lost while its commit was in flight leaves that commit's fate unknown.)
     pub fn is_unavailable(&self) -> bool {
         let StoreError::Database(e) = self else {
@@ -103,12 +104,18 @@ impl StoreError {
 
 /// PostgreSQL's SQLSTATEs (five characters) for a connection exception (class 08), the server
 /// shutting down or ending the session (57P01 admin shutdown, 57P02 crash shutdown, 57P03
-/// cannot connect now) and too many connections (53300); SQLite's result codes (numbers) for a
-/// database still locked by another process when the busy timeout ran out (SQLITE_BUSY, 5, and
-/// its extended codes; every SQLite code has at most four digits).
+/// cannot connect now), too many connections (53300), and a transaction rolled back as the
+/// victim of a deadlock (40P01) or a serialization failure (40001), of which nothing was
+/// written; SQLite's result codes (numbers) for a database still locked by another process
+/// when the busy timeout ran out (SQLITE_BUSY, 5, and its extended codes; every SQLite code has
+/// at most four digits).
 fn unavailable_code(code: &str) -> bool {
     if code.len() == 5 {
-        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300");
+        return code.starts_with("08")
+            || matches!(
+                code,
+                "57P01" | "57P02" | "57P03" | "53300" | "40P01" | "40001"
+            );
     }
     code.parse::<i32>().is_ok_and(|c| c & 0xff == 5)
 }
@@ -532,13 +539,13 @@ mod tests {
         assert!(!StoreError::Conflict.is_unavailable());
         assert!(!StoreError::Corrupt("x".into()).is_unavailable());
         for code in [
-            "08006", "08001", "57P01", "57P03", "53300", "5", "261", "517",
+            "08006", "08001", "57P01", "57P03", "53300", "40P01", "40001", "5", "261", "517",
         ] {
             assert!(unavailable_code(code), "{code}");
         }
-        // Unique violation, syntax error, query canceled; SQLite's constraint, locked table
-        // (6) and disk I/O error (10).
-        for code in ["23505", "42601", "57014", "19", "6", "10", "2067"] {
+        // Unique violation, syntax error, query canceled, a constraint checked at commit
+        // (40002); SQLite's constraint, locked table (6) and disk I/O error (10).
+        for code in ["23505", "42601", "57014", "40002", "19", "6", "10", "2067"] {
             assert!(!unavailable_code(code), "{code}");
         }
     }
