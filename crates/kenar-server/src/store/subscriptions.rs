@@ -34,35 +34,31 @@ pub struct SubscriptionRecord {
     pub revoked: bool,
 }
 
+/// What makes a subscription one: (app, user, event type, resource).
+fn key(s: &NewSubscription) -> (i64, &str, &str, &str) {
+    (s.app_id, &s.user_id, s.event_type, &s.resource)
+}
+
 /// Registrations of the same subscription folded into one, as if applied in order: the last
 /// one's fields, with the longest-lived of their tokens (the later one on a tie). Sorted by
 /// the subscription's key: an upsert locks its rows in the order it lists them, and two nodes
 /// on one PostgreSQL database that listed the same rows in different orders could deadlock.
 fn merge(subs: &[NewSubscription]) -> Vec<(&NewSubscription, i64)> {
-    let mut merged: Vec<(&NewSubscription, i64, i64)> = Vec::with_capacity(subs.len());
-    for s in subs {
-        let found = merged.iter_mut().find(|(m, _, _)| {
-            (m.app_id, &m.user_id, m.event_type, &m.resource)
-                == (s.app_id, &s.user_id, s.event_type, &s.resource)
-        });
-        match found {
-            Some(entry) => {
+    let mut sorted: Vec<&NewSubscription> = subs.iter().collect();
+    // Stable: the registrations of one subscription stay in the order they came.
+    sorted.sort_by(|a, b| key(a).cmp(&key(b)));
+    let mut merged: Vec<(&NewSubscription, i64, i64)> = Vec::with_capacity(sorted.len());
+    for s in sorted {
+        match merged.last_mut() {
+            Some(entry) if key(entry.0) == key(s) => {
                 entry.0 = s;
                 if s.token_expires_at >= entry.2 {
                     (entry.1, entry.2) = (s.access_token_id, s.token_expires_at);
                 }
             }
-            None => merged.push((s, s.access_token_id, s.token_expires_at)),
+            _ => merged.push((s, s.access_token_id, s.token_expires_at)),
         }
     }
-    merged.sort_unstable_by(|(a, _, _), (b, _, _)| {
-        (a.app_id, &a.user_id, a.event_type, &a.resource).cmp(&(
-            b.app_id,
-            &b.user_id,
-            b.event_type,
-            &b.resource,
-        ))
-    });
     merged.into_iter().map(|(s, token, _)| (s, token)).collect()
 }
 

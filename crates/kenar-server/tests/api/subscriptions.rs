@@ -189,20 +189,16 @@ async fn two_nodes_renewing_the_same_subscriptions_at_once_answer_every_call() {
     let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
     let (token, _) = one.mint_token("app-a", "u-1", &scopes).await;
 
-    let client = reqwest::Client::new();
+    let nodes = std::sync::Arc::new([one, two]);
     let calls: Vec<_> = (0..2 * CALLERS)
         .map(|caller| {
             // Callers on the first node walk the posts forwards, on the second backwards,
             // each from its own offset, so the two nodes' groups hold the same rows in
             // opposite orders.
-            let base = if caller % 2 == 0 {
-                one.url("")
-            } else {
-                two.url("")
-            };
-            let (client, key, token, posts) =
-                (client.clone(), key.clone(), token.clone(), posts.clone());
+            let (nodes, key, token, posts) =
+                (nodes.clone(), key.clone(), token.clone(), posts.clone());
             tokio::spawn(async move {
+                let node = &nodes[caller % 2];
                 let mut failures = Vec::new();
                 for round in 0..ROUNDS {
                     let i = (caller + round) % POSTS;
@@ -211,16 +207,10 @@ async fn two_nodes_renewing_the_same_subscriptions_at_once_answer_every_call() {
                     } else {
                         &posts[POSTS - 1 - i]
                     };
-                    let r = client
-                        .post(format!("{base}/v1/open-platform/events/subscriptions"))
-                        .header("X-API-Key", &key)
-                        .bearer_auth(&token)
-                        .json(&json!({"event_type": "NEW_MESSAGE_ON_POST",
+                    let body = json!({"event_type": "NEW_MESSAGE_ON_POST",
                                       "event_resource_id": post,
-                                      "metadata": {"caller": caller, "round": round}}))
-                        .send()
-                        .await
-                        .expect("the server answers");
+                                      "metadata": {"caller": caller, "round": round}});
+                    let r = node.register(Some(&key), Some(&token), body).await;
                     if r.status() != 200 {
                         failures.push(format!(
                             "{}: {}",
@@ -243,6 +233,7 @@ async fn two_nodes_renewing_the_same_subscriptions_at_once_answer_every_call() {
         failures.len(),
         &failures[..failures.len().min(3)]
     );
+    let [one, two] = std::sync::Arc::into_inner(nodes).expect("every caller is done");
     assert_eq!(one.subscriptions("app-a").await.len(), POSTS);
     two.stop().await;
     one.stop().await;
