@@ -24,8 +24,13 @@ pub struct MintArgs {
     /// The platform's id of the user granting access [default: the user setting]
     #[arg(long, env = "KENAR_USER", value_name = "ID")]
     pub user: Option<String>,
-    /// A scope (repeatable): USER_POSTS_GET, SEND_EVENT, CHAT_POST_CONVERSATIONS_READ.<post>, ...
-    #[arg(long = "scope", value_name = "SCOPE", required = true)]
+    // The help as an attribute, not a doc comment: rustdoc reads `<post>` as an HTML tag.
+    #[arg(
+        long = "scope",
+        value_name = "SCOPE",
+        required = true,
+        help = "A scope (repeatable): USER_POSTS_GET, SEND_EVENT, CHAT_POST_CONVERSATIONS_READ.<post>, ..."
+    )]
     pub scopes: Vec<String>,
     /// Lifetime: seconds or a duration (1h, 30days); at most a year [default: 1h]
     #[arg(long, value_name = "DURATION")]
