@@ -4,7 +4,8 @@
 //!
 //! It wraps the whole router once. `Router::layer` would wrap each route instead, and every
 //! request then cloned that route's boxed stack and boxed the middleware's future again: about
-//! 3 % of the server's CPU in the register benchmark (`perf`, see BENCHMARKS.md).
+//! 3 % of the server's CPU in the register benchmark (`perf`; the section of `76fa28d` in
+//! docs/benchmarks-history.md).
 
 use std::convert::Infallible;
 use std::future::Future;
