@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "../../../../tests/support/free_port.rs"]
+mod free_port;
+use free_port::free_port;
+
 /// How long anything a test waits for may take.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -32,8 +36,15 @@ pub fn server_binary() -> PathBuf {
     path
 }
 
-/// Starts `kenar-events dev --json` in `dir` and reads the line it prints.
+/// Starts `kenar-events dev --json` in `dir` and reads the line it prints. What it logs goes
+/// to `server.log` there, and into the panic if it printed nothing.
 fn spawn_server(dir: &std::path::Path, args: &[String]) -> (Child, Value) {
+    let log_path = dir.join("server.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .expect("the server's log file");
     let mut command = Command::new(server_binary());
     for (name, _) in std::env::vars() {
         if name.starts_with("KENAR_") {
@@ -46,7 +57,7 @@ fn spawn_server(dir: &std::path::Path, args: &[String]) -> (Child, Value) {
         .env("RUST_LOG", "warn")
         .current_dir(dir)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("the server starts");
     let stdout = child.stdout.take().expect("its standard output");
@@ -54,8 +65,10 @@ fn spawn_server(dir: &std::path::Path, args: &[String]) -> (Child, Value) {
     BufReader::new(stdout)
         .read_line(&mut line)
         .expect("a line from the server");
-    let info: Value =
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("dev --json printed {line:?}: {e}"));
+    let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+        let logged = std::fs::read_to_string(&log_path).unwrap_or_default();
+        panic!("dev --json printed {line:?}: {e}; its log:\n{logged}")
+    });
     (child, info)
 }
 
@@ -88,10 +101,7 @@ impl Dev {
 
     /// A server that can be restarted at the same address with the same tokens.
     pub fn start_restartable() -> Dev {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         Dev::launch(
             tempfile::tempdir().expect("a temporary directory"),
             vec![

@@ -128,7 +128,7 @@ async fn no_retries_with_the_none_policy() {
 
 #[tokio::test]
 async fn a_failure_to_connect_is_retried_even_for_a_send() {
-    let url = closed_port().await;
+    let url = closed_port();
     let err = transport_error(
         client(&url, quick())
             .events()

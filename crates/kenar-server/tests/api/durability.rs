@@ -18,6 +18,10 @@ use crate::helpers::{
 use crate::receiver::{Answer, Received, Receiver};
 use crate::routing::chatbot;
 
+#[path = "../../../../tests/support/free_port.rs"]
+mod free_port;
+use free_port::free_port;
+
 /// Flags that make retries and leases short enough for a test to wait them out.
 const FAST: &[&str] = &[
     "--allow-private-targets",
@@ -37,13 +41,6 @@ const FAST: &[&str] = &[
 struct Server {
     child: Child,
     base: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 impl Server {
@@ -70,7 +67,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn server");
-        let server = Server {
+        let mut server = Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
         };
@@ -81,6 +78,9 @@ impl Server {
                 if r.status() == StatusCode::OK {
                     return server;
                 }
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("the server exited before it was ready: {status}");
             }
             assert!(Instant::now() < deadline, "server did not become ready");
             tokio::time::sleep(Duration::from_millis(50)).await;
