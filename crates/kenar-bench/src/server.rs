@@ -44,11 +44,14 @@ pub fn server_binary(explicit: Option<PathBuf>, build: bool) -> Result<PathBuf> 
     Ok(path)
 }
 
-/// A port free on 127.0.0.1 at the time of asking.
+#[path = "../../../tests/support/free_port.rs"]
+mod port;
+
+/// A port free on 127.0.0.1 at the time of asking, below the kernel's ephemeral range: the
+/// backlog scenario leaves its sink's port unbound for seconds while the load generator opens
+/// connections, whose local ports the kernel takes from that range.
 pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    port::free_port().ok_or_else(|| fail!("no free port on 127.0.0.1 below 32768"))
 }
 
 /// A directory of its own under the system's temporary directory, removed on drop.

@@ -101,7 +101,7 @@ impl Dev {
 
     /// A server that can be restarted at the same address with the same tokens.
     pub fn start_restartable() -> Dev {
-        let port = free_port();
+        let port = free_port().expect("a free port below the ephemeral range");
         Dev::launch(
             tempfile::tempdir().expect("a temporary directory"),
             vec![

@@ -50,7 +50,7 @@ impl Server {
 
     /// Starts with these `flags` instead of [`FAST`].
     async fn start_with(database: &str, flags: &[&str]) -> Server {
-        let port = free_port();
+        let port = free_port().expect("a free port below the ephemeral range");
         let child = Command::new(env!("CARGO_BIN_EXE_kenar-events"))
             .arg("serve")
             .args([
@@ -249,7 +249,7 @@ async fn a_receiver_down_for_a_while_gets_everything_when_it_returns(backend: Ba
             .expect("schedule");
     })
     .await;
-    let port = free_port();
+    let port = free_port().expect("a free port below the ephemeral range");
     create_bot_app(
         &app.client,
         &app.base,
