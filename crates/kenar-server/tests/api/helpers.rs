@@ -99,6 +99,35 @@ pub async fn fresh_database(backend: Backend) -> (Database, DatabaseUrl) {
     }
 }
 
+/// Runs `callers` tasks at once against two servers (`nodes`, on one database): caller `c`
+/// calls `nodes[c % 2]` through `call`, which returns what failed. Asserts that nothing did,
+/// and hands the nodes back.
+pub async fn call_two_nodes_at_once<F, Fut>(
+    nodes: [TestApp; 2],
+    callers: usize,
+    call: F,
+) -> [TestApp; 2]
+where
+    F: Fn(Arc<[TestApp; 2]>, usize) -> Fut,
+    Fut: std::future::Future<Output = Vec<String>> + Send + 'static,
+{
+    let nodes = Arc::new(nodes);
+    let tasks: Vec<_> = (0..callers)
+        .map(|caller| tokio::spawn(call(Arc::clone(&nodes), caller)))
+        .collect();
+    let mut failures = Vec::new();
+    for task in tasks {
+        failures.extend(task.await.expect("caller"));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} calls failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
+    );
+    Arc::into_inner(nodes).expect("every caller is done")
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: Client,

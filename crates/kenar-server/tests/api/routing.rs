@@ -413,3 +413,76 @@ crate::on_both_backends!(
     a_revocation_notifies_only_grants_that_asked_and_ends_their_subscriptions,
     a_batch_keeps_its_valid_items_and_explains_the_invalid_ones,
 );
+
+/// Two servers on one PostgreSQL database (two nodes) take post updates that move the same
+/// posts between owners at once, each call naming the posts in its own order. An ingestion
+/// records its posts' owners in one upsert, which locks their rows in the order it lists them.
+/// PostgreSQL must never find a deadlock between two nodes' ingestions: every call is
+/// answered 200 with every event accepted, and each post ends with one of the owners.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_moving_the_same_posts_at_once_accept_every_event() {
+    const POSTS: usize = 48;
+    const CALLERS: usize = 16;
+    const ROUNDS: usize = 80;
+    let one = TestApp::spawn(Backend::Postgres).await;
+    let two = TestApp::spawn_on(one.database_url()).await;
+    let posts: Vec<String> = (0..POSTS).map(|i| format!("pMoved{i:02}")).collect();
+
+    let [one, two] =
+        crate::helpers::call_two_nodes_at_once([one, two], 2 * CALLERS, |nodes, caller| {
+            let posts = posts.clone();
+            async move {
+                let node = &nodes[caller % 2];
+                let mut failures = Vec::new();
+                for round in 0..ROUNDS {
+                    // The first node's calls name the posts forwards, the second's backwards, each
+                    // from its own offset (and an ingestion's own map reorders them again); the
+                    // owner changes every round, so every upserted row is updated.
+                    let owner = if (caller + round) % 2 == 0 {
+                        "u-1"
+                    } else {
+                        "u-2"
+                    };
+                    let events: Vec<Value> = (0..POSTS)
+                        .map(|k| {
+                            let i = (caller + round + k) % POSTS;
+                            let post = if caller % 2 == 0 {
+                                &posts[i]
+                            } else {
+                                &posts[POSTS - 1 - i]
+                            };
+                            post_update(post, "PUBLISH", Some(owner))
+                        })
+                        .collect();
+                    let r = node
+                        .client
+                        .post(node.url("/v1/platform/events"))
+                        .bearer_auth(crate::helpers::PLATFORM)
+                        .json(&json!({ "events": events }))
+                        .send()
+                        .await
+                        .expect("request");
+                    let status = r.status();
+                    let body: Value = r.json().await.unwrap_or_default();
+                    let accepted = body["results"]
+                        .as_array()
+                        .is_some_and(|rs| rs.iter().all(|r| r["event_id"].is_string()));
+                    if status != 200 || !accepted {
+                        let text: String = body.to_string().chars().take(300).collect();
+                        failures.push(format!("{status}: {text}"));
+                    }
+                }
+                failures
+            }
+        })
+        .await;
+    let owned = one
+        .count_rows(
+            "SELECT COUNT(*) FROM posts WHERE token LIKE 'pMoved%' \
+             AND owner_id IN ('u-1', 'u-2')",
+        )
+        .await;
+    assert_eq!(owned, POSTS as i64);
+    two.stop().await;
+    one.stop().await;
+}

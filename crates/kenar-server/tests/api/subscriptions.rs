@@ -189,15 +189,12 @@ async fn two_nodes_renewing_the_same_subscriptions_at_once_answer_every_call() {
     let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
     let (token, _) = one.mint_token("app-a", "u-1", &scopes).await;
 
-    let nodes = std::sync::Arc::new([one, two]);
-    let calls: Vec<_> = (0..2 * CALLERS)
-        .map(|caller| {
-            // Callers on the first node walk the posts forwards, on the second backwards,
-            // each from its own offset, so the two nodes' groups hold the same rows in
-            // opposite orders.
-            let (nodes, key, token, posts) =
-                (nodes.clone(), key.clone(), token.clone(), posts.clone());
-            tokio::spawn(async move {
+    let [one, two] =
+        crate::helpers::call_two_nodes_at_once([one, two], 2 * CALLERS, |nodes, caller| {
+            // Callers on the first node walk the posts forwards, on the second backwards, each
+            // from its own offset, so the two nodes' groups hold the same rows in opposite orders.
+            let (key, token, posts) = (key.clone(), token.clone(), posts.clone());
+            async move {
                 let node = &nodes[caller % 2];
                 let mut failures = Vec::new();
                 for round in 0..ROUNDS {
@@ -220,20 +217,9 @@ async fn two_nodes_renewing_the_same_subscriptions_at_once_answer_every_call() {
                     }
                 }
                 failures
-            })
+            }
         })
-        .collect();
-    let mut failures = Vec::new();
-    for call in calls {
-        failures.extend(call.await.expect("caller"));
-    }
-    assert!(
-        failures.is_empty(),
-        "{} calls failed: {:?}",
-        failures.len(),
-        &failures[..failures.len().min(3)]
-    );
-    let [one, two] = std::sync::Arc::into_inner(nodes).expect("every caller is done");
+        .await;
     assert_eq!(one.subscriptions("app-a").await.len(), POSTS);
     two.stop().await;
     one.stop().await;
